@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "csm-agent",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "csm-agent", targets: ["csm-agent"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // libbpf and the shared record layout (bpf/include/events.h), imported through a module map.
+        .systemLibrary(name: "CLibBPF", pkgConfig: "libbpf"),
+        // The compiled BPF object, embedded with #embed when `make bpf` has produced it.
+        .target(name: "CEmbeddedBPF"),
+        // Event model, resolvers and the SECL rule engine. No libbpf here.
+        .target(
+            name: "AgentCore",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        // JSON output. Never imports CLibBPF.
+        .target(name: "Serializers", dependencies: ["AgentCore"]),
+        // Loading, attaching, draining and decoding.
+        .target(
+            name: "Probes",
+            dependencies: [
+                "CLibBPF", "CEmbeddedBPF", "AgentCore",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .executableTarget(
+            name: "csm-agent",
+            dependencies: [
+                "Probes", "AgentCore", "Serializers",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .testTarget(name: "AgentCoreTests", dependencies: ["AgentCore"]),
+        .testTarget(name: "RulesTests", dependencies: ["AgentCore", "Serializers"]),
+        .testTarget(name: "SerializersTests", dependencies: ["Serializers", "AgentCore"]),
+        .testTarget(name: "ProbesTests", dependencies: ["Probes", "CLibBPF", "CEmbeddedBPF", "AgentCore"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

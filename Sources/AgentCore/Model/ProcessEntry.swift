@@ -1,0 +1,82 @@
+/// One process image: what a pid runs between an exec (or its fork) and the next exec or its exit.
+///
+/// A reference type because many events and the children's `parent` links share one entry. The
+/// process tree resolver owns the table of live entries; an exited entry lives on only while a
+/// child's `parent` link or an in-flight event still refers to it.
+public final class ProcessEntry {
+    public var pid: UInt32
+    public var ppid: UInt32
+    /// The thread that did the event, when known (set per event by the serializer's caller).
+    public var comm: String
+    /// Controlling terminal name (`pts0`), empty when none.
+    public var tty: String
+    /// Nanoseconds since the Unix epoch; 0 when unknown.
+    public var forkTimeNs: UInt64
+    public var execTimeNs: UInt64
+    public var exitTimeNs: UInt64
+    /// The executed file; nil for kernel threads or when unknown.
+    public var executable: FileInfo?
+    /// argv[0] and the arguments after it.
+    public var argv0: String
+    public var args: [String]
+    public var argsTruncated: Bool
+    /// Environment as `NAME=value` strings.
+    public var envs: [String]
+    public var envsTruncated: Bool
+    public var credentials: Credentials
+    public var cgroupID: UInt64
+    /// Container id derived from the cgroup path; nil outside containers.
+    public var containerID: String?
+    /// cgroup path (`/system.slice/foo.service`), when known.
+    public var cgroupPath: String?
+    /// The process that forked this one (its image at fork time); nil for pid 1 / kthreadd or unknown.
+    public var parent: ProcessEntry?
+    public var isKworker: Bool
+    /// True when this image replaced another one of the same pid by exec.
+    public var isExecChild: Bool
+    /// Where this entry came from: `snapshot` (/proc at start-up) or `event` (kernel events).
+    public var source: String
+
+    public init(
+        pid: UInt32, ppid: UInt32 = 0, comm: String = "", tty: String = "", forkTimeNs: UInt64 = 0,
+        execTimeNs: UInt64 = 0, exitTimeNs: UInt64 = 0, executable: FileInfo? = nil, argv0: String = "",
+        args: [String] = [], argsTruncated: Bool = false, envs: [String] = [], envsTruncated: Bool = false,
+        credentials: Credentials = Credentials(), cgroupID: UInt64 = 0, containerID: String? = nil,
+        cgroupPath: String? = nil, parent: ProcessEntry? = nil, isKworker: Bool = false,
+        isExecChild: Bool = false, source: String = "event"
+    ) {
+        self.pid = pid
+        self.ppid = ppid
+        self.comm = comm
+        self.tty = tty
+        self.forkTimeNs = forkTimeNs
+        self.execTimeNs = execTimeNs
+        self.exitTimeNs = exitTimeNs
+        self.executable = executable
+        self.argv0 = argv0
+        self.args = args
+        self.argsTruncated = argsTruncated
+        self.envs = envs
+        self.envsTruncated = envsTruncated
+        self.credentials = credentials
+        self.cgroupID = cgroupID
+        self.containerID = containerID
+        self.cgroupPath = cgroupPath
+        self.parent = parent
+        self.isKworker = isKworker
+        self.isExecChild = isExecChild
+        self.source = source
+    }
+
+    /// Ancestors from the parent up, at most `limit`; `truncated` when more exist.
+    public func ancestors(limit: Int) -> (entries: [ProcessEntry], truncated: Bool) {
+        var result: [ProcessEntry] = []
+        var current = parent
+        while let entry = current {
+            if result.count == limit { return (result, true) }
+            result.append(entry)
+            current = entry.parent
+        }
+        return (result, false)
+    }
+}

@@ -1,0 +1,2 @@
+import CLibBPF
+public let probesVersion = libbpf_major_version()
