@@ -130,7 +130,7 @@ struct csm_exec_event {
 	struct csm_event_header hdr;
 	struct csm_file file;
 	struct csm_credentials creds;
-	__u64 fork_time_ns;  /* task start_time (CLOCK_MONOTONIC) */
+	__u64 fork_time_ns;  /* task start_boottime (CLOCK_BOOTTIME) */
 	__u32 ppid;          /* tgid of real_parent */
 	__u32 flags;         /* enum csm_exec_flag */
 	__u32 args_len;

@@ -76,7 +76,7 @@ public struct ExecPayload {
     public var file: FileInfo
     public var credentials: Credentials
     public var ppid: UInt32
-    /// CLOCK_MONOTONIC start time of the task (ns).
+    /// CLOCK_BOOTTIME start time of the task (ns); /proc/<pid>/stat starttime is on the same clock.
     public var forkTimeNs: UInt64
     public var argv0: String
     public var args: [String]
