@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* struct file / inode to struct csm_file, and fd to struct file. */
+#ifndef CSM_LIB_FILES_H
+#define CSM_LIB_FILES_H
+
+#include "paths.h"
+
+/* Bound on the fd numbers we look up in the fd table (the table itself bounds it again). */
+#define CSM_MAX_FD (1 << 20)
+
+/* Inode times before 6.11 (struct timespec64 members). */
+struct inode___pre611 {
+	struct timespec64 __i_ctime;
+	struct timespec64 i_mtime;
+} __attribute__((preserve_access_index));
+
+static __always_inline void fill_inode(struct csm_file *out, struct inode *inode)
+{
+	out->inode = BPF_CORE_READ(inode, i_ino);
+	out->mode = BPF_CORE_READ(inode, i_mode);
+	out->uid = BPF_CORE_READ(inode, i_uid.val);
+	out->gid = BPF_CORE_READ(inode, i_gid.val);
+	out->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	if (bpf_core_field_exists(inode->i_ctime_sec)) {
+		out->ctime_ns = BPF_CORE_READ(inode, i_ctime_sec) * 1000000000ULL + BPF_CORE_READ(inode, i_ctime_nsec);
+		out->mtime_ns = BPF_CORE_READ(inode, i_mtime_sec) * 1000000000ULL + BPF_CORE_READ(inode, i_mtime_nsec);
+	} else {
+		struct inode___pre611 *old = (void *)inode;
+		out->ctime_ns = BPF_CORE_READ(old, __i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(old, __i_ctime.tv_nsec);
+		out->mtime_ns = BPF_CORE_READ(old, i_mtime.tv_sec) * 1000000000ULL + BPF_CORE_READ(old, i_mtime.tv_nsec);
+	}
+	const char *fstype = BPF_CORE_READ(inode, i_sb, s_type, name);
+	bpf_probe_read_kernel_str(out->fstype, sizeof(out->fstype), fstype);
+}
+
+/* Fills `out` from (dentry, vfsmnt) and writes the path into the record scratch at `offset`. */
+static __always_inline void fill_file_from_path(struct csm_file *out, __u32 offset,
+						struct dentry *dentry, struct vfsmount *vfsmnt)
+{
+	struct inode *inode = BPF_CORE_READ(dentry, d_inode);
+	__u64 written;
+
+	if (inode)
+		fill_inode(out, inode);
+	out->mount_id = BPF_CORE_READ(real_mount(vfsmnt), mnt_id);
+	written = csm_write_path((__u64)dentry, (__u64)vfsmnt, offset);
+	out->path_len = (__u16)written;
+	out->path_error |= written >> 32;
+}
+
+static __always_inline void fill_file(struct csm_file *out, __u32 offset, struct file *file)
+{
+	if (!file) {
+		out->path_error |= CSM_PATH_ERR_NO_FILE;
+		return;
+	}
+	fill_file_from_path(out, offset, BPF_CORE_READ(file, f_path.dentry),
+			    BPF_CORE_READ(file, f_path.mnt));
+}
+
+/* task->files->fdt->fd[fd], or NULL. */
+static __always_inline struct file *file_from_fd(struct task_struct *task, __s64 fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *file = NULL;
+
+	if (!fdt || fd < 0 || fd >= CSM_MAX_FD || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) != 0)
+		return NULL;
+	return file;
+}
+
+#endif /* CSM_LIB_FILES_H */
