@@ -1,0 +1,69 @@
+/// A compiled boolean expression.
+public typealias Predicate = (EvalContext) -> Bool
+
+/// The rule uses something the agent cannot produce (an event type or a field).
+public struct UnsupportedError: Error, Sendable, CustomStringConvertible {
+    public var reason: String
+    public var description: String { reason }
+}
+
+/// What a `set` action declares about a variable, enough to type it.
+public struct VariableInfo: Sendable {
+    public var type: SECLType?
+    public var isArray: Bool
+
+    public init(type: SECLType?, isArray: Bool) {
+        self.type = type
+        self.isArray = isArray
+    }
+}
+
+/// An intermediate, typed value during compilation.
+indirect enum CValue {
+    case strings((EvalContext, StringBody) -> Bool, FieldSpec?)
+    case ints((EvalContext, IntBody) -> Bool, SECLType, FieldSpec?)
+    case predicate(Predicate)
+    case constString(String)
+    case constInt(Int64)
+    case constBool(Bool)
+    case duration(Int64)
+    case ip(IPNetwork)
+    case pattern(String)
+    case regex(String)
+    /// Array literal (already flattened), or an array variable's default (empty, element type maybe unknown).
+    case array([CValue])
+    /// A variable whose type is not known: behaves as the default of whatever it is compared with.
+    case untypedDefault
+
+    var typeName: String {
+        switch self {
+        case .strings(_, let f): return f.map { "\($0.type.rawValue) field \($0.name)" } ?? "string"
+        case .ints(_, let t, let f): return f.map { "\($0.type.rawValue) field \($0.name)" } ?? t.rawValue
+        case .predicate: return "boolean expression"
+        case .constString: return "string"
+        case .constInt: return "integer"
+        case .constBool: return "boolean"
+        case .duration: return "duration"
+        case .ip: return "IP address"
+        case .pattern: return "pattern"
+        case .regex: return "regular expression"
+        case .array: return "array"
+        case .untypedDefault: return "variable"
+        }
+    }
+
+    var isConstant: Bool {
+        switch self {
+        case .strings, .ints, .predicate: return false
+        case .array(let items): return items.allSatisfy { $0.isConstant }
+        default: return true
+        }
+    }
+
+    var field: FieldSpec? {
+        switch self {
+        case .strings(_, let f), .ints(_, _, let f): return f
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,556 @@
+/// Compiles SECL expressions into predicates over `EvalContext`.
+///
+/// Compilation resolves macros, fields, constants and variables, type-checks every comparison and
+/// builds a tree of closures; patterns and constant sets are prepared here so evaluation only reads.
+public final class ExpressionCompiler {
+    let registry: FieldRegistry
+    /// Macro bodies, parsed once.
+    var macros: [String: Result<Expr, SECLError>]
+    let variables: [String: VariableInfo]
+
+    // Per-expression state.
+    private var eventTypes: [EventType] = []
+    private var boundIterators: Set<String> = []
+    private var pendingIterator = false
+    private var macroDepth = 0
+
+    public init(registry: FieldRegistry, macros: [String: String] = [:], variables: [String: VariableInfo] = [:]) {
+        self.registry = registry
+        var parsed: [String: Result<Expr, SECLError>] = [:]
+        for (id, source) in macros {
+            do { parsed[id] = .success(try Parser.parse(source)) } catch let e as SECLError {
+                parsed[id] = .failure(SECLError("in macro \(id): \(e.message)", at: e.position))
+            } catch {
+                parsed[id] = .failure(SECLError("in macro \(id): \(error)"))
+            }
+        }
+        self.macros = parsed
+        self.variables = variables
+    }
+
+    /// The result of compiling one rule expression.
+    public struct Compiled {
+        public let predicate: Predicate
+        /// nil when the expression uses no event-specific field (it then applies to every event).
+        public let eventType: EventType?
+    }
+
+    /// Compiles `source`. Throws `SECLError` (syntax, types) or `UnsupportedError`.
+    public func compile(_ source: String) throws -> Compiled {
+        eventTypes = []
+        boundIterators = []
+        pendingIterator = false
+        macroDepth = 0
+        let ast = try expand(try Parser.parse(source))
+        try checkNames(ast)
+        let value = try compile(ast)
+        var predicate = try asPredicate(value, at: ast.position)
+        if boundIterators.count > 1 {
+            throw UnsupportedError(reason: "several iterator variables (\(boundIterators.sorted().joined(separator: ", "))) in one rule")
+        }
+        if !boundIterators.isEmpty { predicate = ExpressionCompiler.anyAncestor(predicate) }
+        let distinct = Array(Set(eventTypes.map(\.rawValue))).compactMap(EventType.init(rawValue:))
+        if distinct.count > 1 {
+            throw SECLError("the expression mixes event types: \(distinct.map(\.name).sorted().joined(separator: ", "))", at: ast.position)
+        }
+        return Compiled(predicate: predicate, eventType: distinct.first)
+    }
+
+    // MARK: - Macros and names
+
+    private func expand(_ e: Expr) throws -> Expr {
+        switch e {
+        case .identifier(let name, let p):
+            guard let macro = macros[name] else { return e }
+            macroDepth += 1
+            defer { macroDepth -= 1 }
+            if macroDepth > 32 { throw SECLError("macro \(name) expands into itself", at: p) }
+            switch macro {
+            case .success(let body): return try expand(body)
+            case .failure(let err): throw SECLError(err.description, at: p)
+            }
+        case .array(let items, let p): return .array(try items.map(expand), p)
+        case .not(let x, let p): return .not(try expand(x), p)
+        case .negate(let x, let p): return .negate(try expand(x), p)
+        case .and(let a, let b, let p): return .and(try expand(a), try expand(b), p)
+        case .or(let a, let b, let p): return .or(try expand(a), try expand(b), p)
+        case .compare(let op, let a, let b, let p): return .compare(op, try expand(a), try expand(b), p)
+        case .arith(let op, let a, let b, let p): return .arith(op, try expand(a), try expand(b), p)
+        default: return e
+        }
+    }
+
+    /// Resolves a field name, including `process.ancestors[A].x` (bound iterator) and `.length`.
+    private func resolve(_ name: String) -> (spec: FieldSpec, bound: String?, length: Bool)? {
+        var base = name
+        var bound: String?
+        if let open = name.firstIndex(of: "["), let close = name.firstIndex(of: "]"), open < close {
+            bound = String(name[name.index(after: open)..<close])
+            base = String(name[..<open]) + String(name[name.index(after: close)...])
+        }
+        if let spec = registry.lookup(base) { return (spec, bound, false) }
+        if base.hasSuffix(".length"), let spec = registry.lookup(String(base.dropLast(7))), spec.type == .string {
+            return (spec, bound, true)
+        }
+        return nil
+    }
+
+    private func classifyUnknown(_ name: String, _ p: SourcePosition) -> Error {
+        let first = name.split(separator: ".").first.map(String.init) ?? name
+        if FieldRegistry.unproducedEventTypes.contains(first) {
+            return UnsupportedError(reason: "event type '\(first)' is not produced by this agent (field \(name))")
+        }
+        if name.contains(".") {
+            return UnsupportedError(reason: "field \(name) is not provided by this agent")
+        }
+        return SECLError("unknown identifier '\(name)': not a field, constant or macro", at: p)
+    }
+
+    private func checkNames(_ e: Expr) throws {
+        var firstError: Error?
+        var unsupported: UnsupportedError?
+        e.forEachName { name, isVariable, p in
+            if isVariable { return }
+            if SECLConstants.integers[name] != nil || resolve(name) != nil { return }
+            let err = classifyUnknown(name, p)
+            if let u = err as? UnsupportedError { if unsupported == nil { unsupported = u } } else if firstError == nil { firstError = err }
+        }
+        if let unsupported { throw unsupported }
+        if let firstError { throw firstError }
+    }
+
+    // MARK: - Values
+
+    private func compile(_ e: Expr) throws -> CValue {
+        switch e {
+        case .string(let s, _): return .constString(s)
+        case .pattern(let s, _): return .pattern(s)
+        case .regex(let s, let p):
+            do { _ = try StringMatcher([.regex(s)], isPath: false) } catch let err as SECLError { throw SECLError(err.message, at: p) }
+            return .regex(s)
+        case .integer(let v, _): return .constInt(v)
+        case .duration(let v, _): return .duration(v)
+        case .bool(let b, _): return .constBool(b)
+        case .ip(let s, let p):
+            guard let net = IPNetwork(parsing: s) else { throw SECLError("invalid IP address \(s)", at: p) }
+            return .ip(net)
+        case .identifier(let name, let p): return try identifier(name, p)
+        case .variable(let name, let p): return try variable(name, p)
+        case .array(let items, _):
+            var flat: [CValue] = []
+            for item in items {
+                let v = try compile(item)
+                if case .array(let inner) = v { flat += inner } else { flat.append(v) }
+            }
+            for v in flat where !v.isConstant {
+                throw SECLError("arrays may only hold literal values, found \(v.typeName)", at: e.position)
+            }
+            return .array(flat)
+        case .not(let x, let p):
+            let inner = try asPredicate(try compile(x), at: p)
+            return .predicate { !inner($0) }
+        case .and(let a, let b, let p):
+            let l = try asPredicate(try compile(a), at: a.position)
+            let r = try asPredicate(try compile(b), at: b.position)
+            _ = p
+            return .predicate { l($0) && r($0) }
+        case .or(let a, let b, _):
+            let l = try asPredicate(try compile(a), at: a.position)
+            let r = try asPredicate(try compile(b), at: b.position)
+            return .predicate { l($0) || r($0) }
+        case .negate(let x, let p):
+            let v = try compile(x)
+            switch v {
+            case .constInt(let i): return .constInt(0 &- i)
+            case .ints(let src, let t, _): return .ints({ ctx, body in src(ctx) { body(0 &- $0) } }, t, nil)
+            default: throw SECLError("'-' needs an integer, found \(v.typeName)", at: p)
+            }
+        case .arith(let op, let a, let b, let p):
+            return try arithmetic(op, try compile(a), try compile(b), p)
+        case .compare(let op, let a, let b, let p):
+            return .predicate(try compare(op, a, b, p))
+        }
+    }
+
+    private func identifier(_ name: String, _ p: SourcePosition) throws -> CValue {
+        if let (spec, bound, length) = resolve(name) {
+            if let et = spec.eventType { eventTypes.append(et) }
+            var iterates = spec.iteratesAncestors
+            if let bound {
+                guard spec.iteratesAncestors else { throw SECLError("[\(bound)] applies only to iterators such as process.ancestors", at: p) }
+                boundIterators.insert(bound)
+                iterates = false
+            }
+            if length {
+                guard case .string(let src) = spec.accessor else { throw SECLError("\(name): .length needs a string field", at: p) }
+                if iterates { pendingIterator = true }
+                return .ints({ ctx, body in src(ctx) { body(Int64($0.count)) } }, .int, spec)
+            }
+            switch spec.accessor {
+            case .string(let src):
+                if iterates { pendingIterator = true }
+                return .strings(src, spec)
+            case .int(let src):
+                if iterates { pendingIterator = true }
+                return .ints(src, spec.type, spec)
+            case .bool(let get):
+                return .predicate(iterates ? ExpressionCompiler.anyAncestor(get) : get)
+            }
+        }
+        if let c = SECLConstants.integers[name] { return .constInt(c) }
+        throw classifyUnknown(name, p)
+    }
+
+    private func variable(_ name: String, _ p: SourcePosition) throws -> CValue {
+        if name == "builtins.uuid4" { return .constString("") }
+        if let info = variables[name] {
+            // User variables are set by rule actions, which this offline engine does not run:
+            // they keep their default value.
+            if info.isArray { return .array([]) }
+            switch info.type {
+            case .string?: return .constString("")
+            case .int?, .time?: return .constInt(0)
+            case .bool?: return .constBool(false)
+            case .ip?, nil: return .untypedDefault
+            }
+        }
+        if resolve(name) != nil { return try identifier(name, p) }
+        return .untypedDefault
+    }
+
+    private func asPredicate(_ v: CValue, at p: SourcePosition) throws -> Predicate {
+        switch v {
+        case .predicate(let f): return f
+        case .constBool(let b): return { _ in b }
+        case .untypedDefault: return { _ in false }
+        default: throw SECLError("expected a boolean expression, found \(v.typeName)", at: p)
+        }
+    }
+
+    // MARK: - Arithmetic
+
+    private func intSource(_ v: CValue) -> ((EvalContext, IntBody) -> Bool)? {
+        switch v {
+        case .ints(let s, _, _): return s
+        case .constInt(let c), .duration(let c): return { _, body in body(c) }
+        case .untypedDefault: return { _, body in body(0) }
+        default: return nil
+        }
+    }
+
+    static func apply(_ op: String, _ a: Int64, _ b: Int64) -> Int64 {
+        switch op {
+        case "+": return a &+ b
+        case "-": return a &- b
+        case "&": return a & b
+        case "|": return a | b
+        case "^": return a ^ b
+        case "<<": return b < 0 || b > 63 ? 0 : a << b
+        case ">>": return b < 0 || b > 63 ? 0 : a >> b
+        default: return 0
+        }
+    }
+
+    private func arithmetic(_ op: String, _ l: CValue, _ r: CValue, _ p: SourcePosition) throws -> CValue {
+        switch (l, r) {
+        case (.constInt(let a), .constInt(let b)): return .constInt(ExpressionCompiler.apply(op, a, b))
+        case (.duration(let a), .duration(let b)): return .duration(ExpressionCompiler.apply(op, a, b))
+        default: break
+        }
+        guard let ls = intSource(l) else { throw SECLError("'\(op)' needs integers, found \(l.typeName)", at: p) }
+        guard let rs = intSource(r) else { throw SECLError("'\(op)' needs integers, found \(r.typeName)", at: p) }
+        if case .constInt(let c) = r {
+            return .ints({ ctx, body in ls(ctx) { body(ExpressionCompiler.apply(op, $0, c)) } }, .int, nil)
+        }
+        return .ints({ ctx, body in ls(ctx) { a in rs(ctx) { b in body(ExpressionCompiler.apply(op, a, b)) } } }, .int, nil)
+    }
+
+    // MARK: - Comparisons
+
+    static func anyAncestor(_ p: @escaping Predicate) -> Predicate {
+        return { ctx in
+            let saved = ctx.ancestor
+            var current = ctx.event.process?.parent
+            var depth = 0
+            var found = false
+            while let a = current, depth < 1_024 {
+                ctx.ancestor = a
+                if p(ctx) { found = true; break }
+                current = a.parent
+                depth += 1
+            }
+            ctx.ancestor = saved
+            return found
+        }
+    }
+
+    private func compare(_ op: String, _ a: Expr, _ b: Expr, _ p: SourcePosition) throws -> Predicate {
+        let saved = pendingIterator
+        pendingIterator = false
+        let l = try compile(a)
+        let r = try compile(b)
+        let iterates = pendingIterator
+        pendingIterator = saved
+        var positiveOp = op
+        var negate = false
+        switch op {
+        case "!=": positiveOp = "=="; negate = true
+        case "not in": positiveOp = "in"; negate = true
+        case "!~": positiveOp = "=~"; negate = true
+        default: break
+        }
+        var predicate = try positive(positiveOp, l, r, p)
+        if iterates { predicate = ExpressionCompiler.anyAncestor(predicate) }
+        if negate {
+            let inner = predicate
+            predicate = { !inner($0) }
+        }
+        return predicate
+    }
+
+    private enum Domain { case string, int, bool, ip }
+
+    private func domain(_ v: CValue) -> Domain? {
+        switch v {
+        case .strings(_, let f): return f?.type == .ip ? .ip : .string
+        case .constString, .pattern, .regex: return .string
+        case .ints, .constInt, .duration: return .int
+        case .predicate, .constBool: return .bool
+        case .ip: return .ip
+        case .array(let items): return items.first.flatMap(domain)
+        case .untypedDefault: return nil
+        }
+    }
+
+    private func defaultValue(for d: Domain?) -> CValue {
+        switch d {
+        case .string?: return .constString("")
+        case .int?: return .constInt(0)
+        case .bool?: return .constBool(false)
+        case .ip?, nil: return .constString("")
+        }
+    }
+
+    private func positive(_ op: String, _ lIn: CValue, _ rIn: CValue, _ p: SourcePosition) throws -> Predicate {
+        var l = lIn
+        var r = rIn
+        if case .untypedDefault = l { l = defaultValue(for: domain(r)) }
+        if case .untypedDefault = r {
+            r = (op == "in" || op == "allin") ? .array([]) : defaultValue(for: domain(l))
+        }
+        let ld = domain(l)
+        let rd = domain(r)
+        let d: Domain
+        switch (ld, rd) {
+        case (let x?, let y?) where x == y: d = x
+        case (.ip?, .string?), (.string?, .ip?): d = .ip
+        case (let x?, nil): d = x  // empty array
+        case (nil, let y?): d = y
+        case (nil, nil): return { _ in false }
+        default:
+            throw SECLError("type mismatch: cannot compare \(l.typeName) with \(r.typeName) using '\(op)'", at: p)
+        }
+        switch d {
+        case .string: return try compareStrings(op, l, r, p)
+        case .int: return try compareInts(op, l, r, p)
+        case .bool: return try compareBools(op, l, r, p)
+        case .ip: return try compareIPs(op, l, r, p)
+        }
+    }
+
+    private func operands(_ v: CValue, op: String, _ p: SourcePosition) throws -> [StringOperand]? {
+        switch v {
+        case .constString(let s): return [op == "=~" ? .pattern(s) : .exact(s)]
+        case .pattern(let s): return [.pattern(s)]
+        case .regex(let s): return [.regex(s)]
+        case .array(let items):
+            return try items.map { item -> StringOperand in
+                switch item {
+                case .constString(let s): return op == "=~" ? .pattern(s) : .exact(s)
+                case .pattern(let s): return .pattern(s)
+                case .regex(let s): return .regex(s)
+                default: throw SECLError("type mismatch: \(item.typeName) in an array of strings", at: p)
+                }
+            }
+        default: return nil
+        }
+    }
+
+    private func stringSource(_ v: CValue) -> ((EvalContext, StringBody) -> Bool)? {
+        switch v {
+        case .strings(let s, _): return s
+        case .constString(let c):
+            let bytes = Array(c.utf8)
+            return { _, body in bytes.withUnsafeBufferPointer(body) }
+        default: return nil
+        }
+    }
+
+    private func compareStrings(_ op: String, _ l: CValue, _ r: CValue, _ p: SourcePosition) throws -> Predicate {
+        guard ["==", "in", "=~", "allin"].contains(op) else {
+            throw SECLError("operator '\(op)' does not apply to strings", at: p)
+        }
+        if case .array = l, op != "allin" { throw SECLError("an array cannot be on the left of '\(op)'", at: p) }
+        if case .array = r, op == "==" || op == "=~" {
+            // Datadog accepts `field == [..]`? No: arrays need `in`.
+            throw SECLError("use 'in' to compare with an array", at: p)
+        }
+        if case .regex = l { throw SECLError("a regular expression must be on the right of '\(op)'", at: p) }
+        if case .pattern = l { throw SECLError("a pattern must be on the right of '\(op)'", at: p) }
+        var source = stringSource(l)
+        var matcherOperands = try operands(r, op: op, p)
+        var field = l.field
+        if case .constString = l, case .strings(let s, let f) = r {
+            // `"value" in field` or `"value" == field`: look for the constant among the field's values.
+            source = s
+            field = f
+            matcherOperands = try operands(l, op: op, p)
+        }
+        guard let src = source else { throw SECLError("expected a string value, found \(l.typeName)", at: p) }
+        if let ops = matcherOperands {
+            let matcher: StringMatcher
+            do { matcher = try StringMatcher(ops, isPath: field?.isPath ?? false) } catch let e as SECLError {
+                throw SECLError(e.message, at: p)
+            }
+            if op == "allin" {
+                return { ctx in
+                    var any = false
+                    let failed = src(ctx) { v in
+                        any = true
+                        return !matcher.matches(v)
+                    }
+                    return any && !failed
+                }
+            }
+            if matcher.isEmpty { return { _ in false } }
+            return { ctx in src(ctx) { matcher.matches($0) } }
+        }
+        // Field against field.
+        guard let rs = stringSource(r) else { throw SECLError("expected a string value, found \(r.typeName)", at: p) }
+        return { ctx in src(ctx) { a in rs(ctx) { b in
+            guard a.count == b.count else { return false }
+            var i = 0
+            while i < a.count { if a[i] != b[i] { return false }; i += 1 }
+            return true
+        } } }
+    }
+
+    private func intConstants(_ v: CValue, _ p: SourcePosition) throws -> [Int64]? {
+        switch v {
+        case .constInt(let c), .duration(let c): return [c]
+        case .array(let items):
+            return try items.map { item -> Int64 in
+                switch item {
+                case .constInt(let c), .duration(let c): return c
+                default: throw SECLError("type mismatch: \(item.typeName) in an array of integers", at: p)
+                }
+            }
+        default: return nil
+        }
+    }
+
+    private func compareInts(_ opIn: String, _ lIn: CValue, _ rIn: CValue, _ p: SourcePosition) throws -> Predicate {
+        var op = opIn
+        var l = lIn
+        var r = rIn
+        if op == "=~" { throw SECLError("operator '=~' does not apply to integers", at: p) }
+        // Constant on the left: flip so the source is on the left.
+        if l.isConstant, !r.isConstant {
+            switch op {
+            case "<": op = ">"
+            case "<=": op = ">="
+            case ">": op = "<"
+            case ">=": op = "<="
+            default: break
+            }
+            swap(&l, &r)
+        }
+        guard var src = intSource(l) else { throw SECLError("expected an integer value, found \(l.typeName)", at: p) }
+        // Time fields against durations compare the age of the time.
+        if case .ints(let s, .time, _) = l, case .duration = r {
+            src = { ctx, body in
+                s(ctx) { t in body(t == 0 ? Int64.max : ctx.nowNs &- t) }
+            }
+        } else if case .duration = r, case .ints(_, let t, let f) = l, t != .time {
+            throw SECLError("a duration compares with time fields, not with \(f?.name ?? "an integer")", at: p)
+        }
+        if let consts = try intConstants(r, p) {
+            let relational = ["<", "<=", ">", ">="].contains(op)
+            if relational && consts.count != 1 { throw SECLError("'\(op)' needs a single value", at: p) }
+            if relational, case .array = r { throw SECLError("'\(op)' needs a single value, not an array", at: p) }
+            if consts.isEmpty { return op == "allin" ? { _ in false } : { _ in false } }
+            let c = consts[0]
+            switch op {
+            case "<": return { ctx in src(ctx) { $0 < c } }
+            case "<=": return { ctx in src(ctx) { $0 <= c } }
+            case ">": return { ctx in src(ctx) { $0 > c } }
+            case ">=": return { ctx in src(ctx) { $0 >= c } }
+            case "allin":
+                let set = Set(consts)
+                return { ctx in
+                    var any = false
+                    let failed = src(ctx) { v in any = true; return !set.contains(v) }
+                    return any && !failed
+                }
+            default:
+                if consts.count == 1 { return { ctx in src(ctx) { $0 == c } } }
+                if consts.count <= 8 { return { ctx in src(ctx) { v in consts.contains(v) } } }
+                let set = Set(consts)
+                return { ctx in src(ctx) { set.contains($0) } }
+            }
+        }
+        guard let rs = intSource(r) else { throw SECLError("expected an integer value, found \(r.typeName)", at: p) }
+        let cmp: (Int64, Int64) -> Bool
+        switch op {
+        case "<": cmp = (<)
+        case "<=": cmp = (<=)
+        case ">": cmp = (>)
+        case ">=": cmp = (>=)
+        default: cmp = (==)
+        }
+        return { ctx in src(ctx) { a in rs(ctx) { b in cmp(a, b) } } }
+    }
+
+    private func compareBools(_ op: String, _ l: CValue, _ r: CValue, _ p: SourcePosition) throws -> Predicate {
+        guard op == "==" || op == "in" else { throw SECLError("operator '\(op)' does not apply to booleans", at: p) }
+        func pred(_ v: CValue) throws -> Predicate {
+            switch v {
+            case .predicate(let f): return f
+            case .constBool(let b): return { _ in b }
+            case .array(let items) where items.count == 1: return try pred(items[0])
+            default: throw SECLError("expected a boolean, found \(v.typeName)", at: p)
+            }
+        }
+        if case .array(let items) = r, items.isEmpty { return { _ in false } }
+        let lp = try pred(l)
+        if case .constBool(let b) = r { return b ? lp : { !lp($0) } }
+        let rp = try pred(r)
+        return { lp($0) == rp($0) }
+    }
+
+    private func compareIPs(_ op: String, _ l: CValue, _ r: CValue, _ p: SourcePosition) throws -> Predicate {
+        guard op == "==" || op == "in" else { throw SECLError("operator '\(op)' does not apply to IP addresses", at: p) }
+        func nets(_ v: CValue) throws -> [IPNetwork] {
+            switch v {
+            case .ip(let n): return [n]
+            case .constString(let s):
+                guard let n = IPNetwork(parsing: s) else { throw SECLError("'\(s)' is not an IP address", at: p) }
+                return [n]
+            case .array(let items): return try items.flatMap(nets)
+            default: throw SECLError("expected an IP address, found \(v.typeName)", at: p)
+            }
+        }
+        var field = l
+        var other = r
+        if case .strings = r, !l.isConstant { } else if case .strings = r { swap(&field, &other) }
+        guard case .strings(let src, _) = field else { throw SECLError("expected an IP field, found \(field.typeName)", at: p) }
+        let networks = try nets(other)
+        return { ctx in
+            src(ctx) { bytes in
+                guard let ip = IPNetwork.parse(bytes) else { return false }
+                for n in networks where n.contains(ip) { return true }
+                return false
+            }
+        }
+    }
+}

@@ -1,0 +1,183 @@
+import Foundation
+
+/// Every SECL field the agent can evaluate, keyed by name.
+///
+/// A registry owns scratch buffers used while reading assembled values, so each engine builds its own.
+public final class FieldRegistry {
+    public private(set) var fields: [String: FieldSpec] = [:]
+
+    /// Datadog event types this agent never produces; rules on them are `unsupported`.
+    public static let unproducedEventTypes: Set<String> = [
+        "accept", "capset", "cgroup_write", "chdir", "chmod", "chown", "connect", "create", "delete", "dns",
+        "imds", "link", "mkdir", "open_key", "create_key", "delete_key", "set_key_value", "set", "packet",
+        "prctl", "removexattr", "rename", "rmdir", "selinux", "setgid", "setsockopt", "setuid", "setxattr",
+        "unlink", "utimes", "write", "fim", "network_flow_monitor", "raw_packet", "sysctl", "ondemand",
+        "login_uid_write", "change_permission", "cgroup_tracing", "stat", "tracer_memfd_seal",
+        "user_session", "short_dns_response", "network", "security_profile",
+    ]
+
+    public init() {
+        addCommon()
+        addProcess(prefix: "process", eventType: nil, iterates: false, description: "process") { $0.event.process }
+        addProcess(prefix: "process.parent", eventType: nil, iterates: false, description: "parent process") {
+            $0.event.process?.parent
+        }
+        addProcess(prefix: "process.ancestors", eventType: nil, iterates: true, description: "an ancestor process") {
+            $0.ancestor
+        }
+        add("process.ancestors.length", .int, nil, "Number of ancestors of the process", accessor: Read.int { ctx in
+            var n: Int64 = 0
+            var a = ctx.event.process?.parent
+            while let x = a, n < 1_000 { n += 1; a = x.parent }
+            return n
+        })
+        addEvents()
+    }
+
+    /// The process-wide registry used for listing (`csm-agent fields`).
+    public static let listing = FieldRegistry()
+
+    public func lookup(_ name: String) -> FieldSpec? { fields[name] }
+
+    func add(
+        _ name: String, _ type: SECLType, _ eventType: EventType?, _ description: String, isArray: Bool = false,
+        isPath: Bool = false, iterates: Bool = false, accessor: FieldAccessor
+    ) {
+        fields[name] = FieldSpec(
+            name: name, type: type, isArray: isArray || iterates, eventType: eventType, description: description,
+            isPath: isPath, iteratesAncestors: iterates, accessor: accessor)
+    }
+
+    // MARK: - Common fields
+
+    private func addCommon() {
+        for prefix in ["evt", "event"] {
+            add("\(prefix).type", .string, nil, "Event type (exec, open, ...)", accessor: Read.string { $0.event.type.name })
+            add("\(prefix).origin", .string, nil, "Origin of the event: always `ebpf` for this agent", accessor: Read.string { _ in "ebpf" })
+            add("\(prefix).source", .string, nil, "Source of the event: always `runtime`", accessor: Read.string { _ in "runtime" })
+            add("\(prefix).os", .string, nil, "Operating system: always `linux`", accessor: Read.string { _ in "linux" })
+            add("\(prefix).async", .bool, nil, "True for asynchronous events: always false", accessor: Read.bool { _ in false })
+            add("\(prefix).timestamp", .int, nil, "Event time, nanoseconds since the epoch", accessor: Read.int { Int64(truncatingIfNeeded: $0.event.timeNs) })
+            add("\(prefix).retval", .int, nil, "Return value of the syscall", accessor: Read.int { $0.event.retval })
+            add("\(prefix).service", .string, nil, "Service of the process, from its DD_SERVICE environment variable", accessor: .string { ctx, body in
+                if let envs = ctx.event.process?.envs {
+                    for e in envs where e.hasPrefix("DD_SERVICE=") {
+                        return withBytes(e.dropFirst(11), body)
+                    }
+                }
+                return withEmpty(body)
+            })
+        }
+        add("container.id", .string, nil, "Container id of the process, empty outside containers", accessor: Read.string { $0.event.process?.containerID })
+        add("container.created_at", .time, nil, "Container creation time (not tracked by the agent: 0, i.e. long ago)", accessor: Read.int { _ in 0 })
+        add("container.tags", .string, nil, "Container tags (not tracked by the agent: empty)", isArray: true, accessor: Read.strings { _ in nil })
+        add("container.runtime", .string, nil, "Container runtime (not tracked by the agent: empty)", accessor: Read.string { _ in nil })
+        add("cgroup.id", .string, nil, "cgroup path of the process", accessor: Read.string { $0.event.process?.cgroupPath })
+        add("cgroup.file.inode", .int, nil, "Inode of the cgroup directory (the kernel cgroup id)", accessor: Read.int { ctx in
+            Int64(truncatingIfNeeded: ctx.event.process?.cgroupID ?? ctx.event.cgroupID)
+        })
+        add("cgroup.manager", .string, nil, "cgroup manager (systemd, docker, ...) derived from the cgroup path", accessor: Read.string { ctx in
+            guard let path = ctx.event.process?.cgroupPath else { return nil }
+            if path.contains("docker") { return "docker" }
+            if path.contains("kubepods") { return "kubernetes" }
+            if path.contains("containerd") { return "containerd" }
+            if path.contains(".slice") || path.contains(".service") { return "systemd" }
+            return nil
+        })
+    }
+
+    // MARK: - Process fields
+
+    /// The fields of a process context under `prefix` (`process`, `process.parent`, `exec`, ...).
+    func addProcess(
+        prefix: String, eventType: EventType?, iterates: Bool, description what: String,
+        _ proc: @escaping (EvalContext) -> ProcessEntry?
+    ) {
+        func s(_ n: String, _ d: String, _ get: @escaping (ProcessEntry) -> String?) {
+            add("\(prefix).\(n)", .string, eventType, "\(d) of the \(what)", iterates: iterates, accessor: Read.string { proc($0).flatMap(get) })
+        }
+        func i(_ n: String, _ d: String, _ type: SECLType = .int, _ get: @escaping (ProcessEntry) -> Int64) {
+            add("\(prefix).\(n)", type, eventType, "\(d) of the \(what)", iterates: iterates, accessor: Read.int { proc($0).map(get) })
+        }
+        func b(_ n: String, _ d: String, _ get: @escaping (ProcessEntry) -> Bool) {
+            add("\(prefix).\(n)", .bool, eventType, "\(d) of the \(what)", iterates: iterates, accessor: Read.bool { proc($0).map(get) })
+        }
+        func a(_ n: String, _ d: String, _ accessor: FieldAccessor) {
+            add("\(prefix).\(n)", .string, eventType, "\(d) of the \(what)", isArray: true, iterates: iterates, accessor: accessor)
+        }
+        i("pid", "Process id") { Int64($0.pid) }
+        i("ppid", "Parent process id") { Int64($0.ppid) }
+        s("comm", "Command name (comm)") { $0.comm }
+        s("tty_name", "Controlling terminal name") { $0.tty }
+        s("argv0", "First argument (argv[0])") { $0.argv0 }
+        add("\(prefix).args", .string, eventType, "Arguments, excluding argv0, as one space-separated string of the \(what)",
+            iterates: iterates, accessor: Read.joined { proc($0)?.args })
+        a("argv", "Arguments, excluding argv0, as an array", Read.strings { proc($0)?.args })
+        a("args_flags", "Flags in the arguments (`-x`, `--long`)", Read.argFlags { proc($0)?.args })
+        a("args_options", "Options in the arguments (`name=value`)", Read.argOptions { proc($0)?.args })
+        b("args_truncated", "True when the arguments were truncated") { $0.argsTruncated }
+        a("envs", "Environment variable names", Read.envNames { proc($0)?.envs })
+        a("envp", "Environment variables (`NAME=value`)", Read.strings { proc($0)?.envs })
+        b("envs_truncated", "True when the environment was truncated") { $0.envsTruncated }
+        i("uid", "Real uid") { Int64($0.credentials.uid) }
+        i("gid", "Real gid") { Int64($0.credentials.gid) }
+        i("euid", "Effective uid") { Int64($0.credentials.euid) }
+        i("egid", "Effective gid") { Int64($0.credentials.egid) }
+        i("fsuid", "Filesystem uid") { Int64($0.credentials.fsuid) }
+        i("fsgid", "Filesystem gid") { Int64($0.credentials.fsgid) }
+        i("auid", "Audit login uid") { Int64($0.credentials.auid) }
+        s("user", "Real user name") { $0.credentials.user }
+        s("group", "Real group name") { $0.credentials.group }
+        s("euser", "Effective user name") { $0.credentials.euser }
+        s("egroup", "Effective group name") { $0.credentials.egroup }
+        s("fsuser", "Filesystem user name") { $0.credentials.fsuser }
+        s("fsgroup", "Filesystem group name") { $0.credentials.fsgroup }
+        i("cap_effective", "Effective capability set") { Int64(bitPattern: $0.credentials.capEffective) }
+        i("cap_permitted", "Permitted capability set") { Int64(bitPattern: $0.credentials.capPermitted) }
+        s("container.id", "Container id") { $0.containerID }
+        s("cgroup.id", "cgroup path") { $0.cgroupPath }
+        i("cgroup.file.inode", "Kernel cgroup id") { Int64(bitPattern: $0.cgroupID) }
+        b("is_kworker", "True for kernel workers") { $0.isKworker }
+        b("is_exec", "True when the image came from an exec") { $0.isExecChild }
+        b("is_thread", "True when the process did not exec since its fork") { !$0.isExecChild && $0.execTimeNs == 0 }
+        i("fork_time", "Fork time", .time) { Int64(truncatingIfNeeded: $0.forkTimeNs) }
+        i("exec_time", "Exec time", .time) { Int64(truncatingIfNeeded: $0.execTimeNs) }
+        i("exit_time", "Exit time", .time) { Int64(truncatingIfNeeded: $0.exitTimeNs) }
+        s("user_session.k8s_username", "Kubernetes user session name (not tracked by the agent: empty)") { _ in nil }
+        s("user_session.id", "User session id (not tracked by the agent: empty)") { _ in nil }
+        addFile(prefix: "\(prefix).file", eventType: eventType, iterates: iterates, what: "executable of the \(what)") {
+            proc($0)?.executable
+        }
+    }
+
+    // MARK: - File fields
+
+    func addFile(prefix: String, eventType: EventType?, iterates: Bool = false, what: String, _ file: @escaping (EvalContext) -> FileInfo?) {
+        func s(_ n: String, _ d: String, path: Bool = false, _ get: @escaping (FileInfo) -> String?) {
+            add("\(prefix).\(n)", .string, eventType, "\(d) of the \(what)", isPath: path, iterates: iterates, accessor: Read.string { file($0).flatMap(get) })
+        }
+        func i(_ n: String, _ d: String, _ type: SECLType = .int, _ get: @escaping (FileInfo) -> Int64) {
+            add("\(prefix).\(n)", type, eventType, "\(d) of the \(what)", iterates: iterates, accessor: Read.int { file($0).map(get) })
+        }
+        s("path", "Path", path: true) { $0.path }
+        s("name", "Base name") { $0.name }
+        add("\(prefix).extension", .string, eventType, "Extension (after the last '.') of the \(what)", iterates: iterates, accessor: .string { ctx, body in
+            guard let f = file(ctx), let dot = f.name.lastIndex(of: "."), dot != f.name.startIndex else { return withEmpty(body) }
+            return withBytes(f.name[f.name.index(after: dot)...], body)
+        })
+        s("filesystem", "Filesystem type") { $0.filesystem }
+        s("user", "Owner name") { $0.user }
+        s("group", "Group name") { $0.group }
+        s("path_resolution_error", "Path resolution error") { $0.pathResolutionError }
+        i("inode", "Inode") { Int64(bitPattern: $0.inode) }
+        i("mode", "Mode (type and permission bits)") { Int64($0.mode) }
+        i("rights", "Permission bits") { Int64($0.mode & 0o7777) }
+        i("uid", "Owner uid") { Int64($0.uid) }
+        i("gid", "Owner gid") { Int64($0.gid) }
+        i("mount_id", "Mount id") { Int64($0.mountID) }
+        i("change_time", "Change time (ctime)", .time) { Int64(truncatingIfNeeded: $0.changeTimeNs) }
+        i("modification_time", "Modification time (mtime)", .time) { Int64(truncatingIfNeeded: $0.modificationTimeNs) }
+        add("\(prefix).in_upper_layer", .bool, eventType, "True when the \(what) is in an overlayfs upper layer", iterates: iterates,
+            accessor: Read.bool { file($0)?.inUpperLayer })
+    }
+}

@@ -1,0 +1,180 @@
+/// A compiled `~"..."` pattern.
+///
+/// Outside paths `*` matches any run of characters. On path fields the pattern is matched segment by
+/// segment as Datadog does: `*` stays inside one segment (and does not match an empty one on its own),
+/// `**` as a whole segment matches one or more segments (zero when followed by `/`), and a leading
+/// `*/` stands for the first segment after the root. `\*` is a literal star.
+public struct Glob: Sendable {
+    /// One piece of a segment pattern.
+    enum Piece: Sendable, Equatable {
+        case literal([UInt8])
+        case star
+    }
+
+    enum Segment: Sendable {
+        case pieces([Piece])
+        case doubleStar
+    }
+
+    let pattern: String
+    let isPath: Bool
+    /// Non-path form: the pieces of the whole pattern.
+    let pieces: [Piece]
+    /// Path form.
+    let segments: [Segment]
+    let leadingStarSegment: Bool
+    /// Exact match when the pattern has no wildcard.
+    let exact: [UInt8]?
+
+    public init(_ pattern: String, isPath: Bool) {
+        self.pattern = pattern
+        self.isPath = isPath
+        let bytes = Array(pattern.utf8)
+        let all = Glob.pieces(of: bytes[...], keepingDoubleStar: false)
+        pieces = all
+        if all.allSatisfy({ if case .literal = $0 { return true } else { return false } }) {
+            exact = all.reduce(into: [UInt8]()) { acc, p in if case .literal(let l) = p { acc += l } }
+        } else {
+            exact = nil
+        }
+        var segs: [Segment] = []
+        if isPath {
+            for part in bytes.split(separator: 47, omittingEmptySubsequences: false) {
+                if part.elementsEqual([42, 42]) {
+                    segs.append(.doubleStar)
+                } else {
+                    segs.append(.pieces(Glob.pieces(of: part, keepingDoubleStar: false)))
+                }
+            }
+        }
+        segments = segs
+        if isPath, let first = segs.first, case .pieces(let p) = first, p == [.star] {
+            leadingStarSegment = true
+        } else {
+            leadingStarSegment = false
+        }
+    }
+
+    private static func pieces(of bytes: ArraySlice<UInt8>, keepingDoubleStar: Bool) -> [Piece] {
+        var result: [Piece] = []
+        var literal: [UInt8] = []
+        var i = bytes.startIndex
+        while i < bytes.endIndex {
+            let c = bytes[i]
+            if c == 92, i + 1 < bytes.endIndex, bytes[i + 1] == 42 {
+                literal.append(42)
+                i += 2
+                continue
+            }
+            if c == 42 {
+                if !literal.isEmpty { result.append(.literal(literal)); literal = [] }
+                if result.last != .star { result.append(.star) }
+            } else {
+                literal.append(c)
+            }
+            i += 1
+        }
+        if !literal.isEmpty { result.append(.literal(literal)) }
+        return result
+    }
+
+    /// Matches a whole value.
+    @inline(__always)
+    public func matches(_ value: UnsafeBufferPointer<UInt8>) -> Bool {
+        if let exact {
+            return Glob.equal(value, 0, value.count, exact)
+        }
+        if !isPath { return Glob.matchPieces(pieces[...], value, 0, value.count) }
+        var start = 0
+        var segs = segments[...]
+        if leadingStarSegment, value.count > 0, value[0] == 47 {
+            start = 1
+        }
+        if value.isEmpty { return false }
+        _ = segs.startIndex
+        return matchSegments(&segs, segments.startIndex, value, start)
+    }
+
+    /// Convenience for tests and offline use.
+    public func matches(_ value: String) -> Bool {
+        var copy = value
+        return copy.withUTF8 { matches($0) }
+    }
+
+    @inline(__always)
+    static func equal(_ v: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int, _ lit: [UInt8]) -> Bool {
+        guard to - from == lit.count else { return false }
+        var i = 0
+        while i < lit.count {
+            if v[from + i] != lit[i] { return false }
+            i += 1
+        }
+        return true
+    }
+
+    /// Classic wildcard match of `pieces` against v[from..<to] (star = any run), linear backtracking.
+    static func matchPieces(_ pieces: ArraySlice<Piece>, _ v: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int) -> Bool {
+        var pi = pieces.startIndex
+        var pos = from
+        var starPiece = -1
+        var starPos = 0
+        while true {
+            if pi == pieces.endIndex {
+                if pos == to { return true }
+            } else {
+                switch pieces[pi] {
+                case .star:
+                    starPiece = pi
+                    starPos = pos
+                    pi += 1
+                    continue
+                case .literal(let lit):
+                    if pi == pieces.endIndex - 1, starPiece >= 0 {
+                        // Last literal after a star: it must be the suffix.
+                        return to - pos >= lit.count && equal(v, to - lit.count, to, lit)
+                    }
+                    if to - pos >= lit.count, equal(v, pos, pos + lit.count, lit) {
+                        pos += lit.count
+                        pi += 1
+                        continue
+                    }
+                }
+            }
+            // Backtrack: let the last star swallow one more byte.
+            guard starPiece >= 0, starPos < to else { return false }
+            starPos += 1
+            pos = starPos
+            pi = starPiece + 1
+        }
+    }
+
+    private func matchSegments(_ unused: inout ArraySlice<Segment>, _ si: Int, _ v: UnsafeBufferPointer<UInt8>, _ pos: Int) -> Bool {
+        // pos == v.count + 1 means every segment of the value was consumed.
+        let consumed = pos > v.count
+        if si == segments.count { return consumed }
+        if consumed { return false }
+        var segEnd = pos
+        while segEnd < v.count, v[segEnd] != 47 { segEnd += 1 }
+        let nextPos = segEnd + 1
+        switch segments[si] {
+        case .doubleStar:
+            if si == segments.count - 1 {
+                return v.count - pos > 0
+            }
+            // Zero segments when followed by more segments.
+            if matchSegments(&unused, si + 1, v, pos) { return true }
+            var p = nextPos
+            while p <= v.count {
+                if matchSegments(&unused, si + 1, v, p) { return true }
+                var e = p
+                while e < v.count, v[e] != 47 { e += 1 }
+                p = e + 1
+            }
+            return false
+        case .pieces(let pieces):
+            if pieces == [.star], segEnd == pos { return false }
+            guard Glob.matchPieces(pieces[...], v, pos, segEnd) else { return false }
+            return matchSegments(&unused, si + 1, v, nextPos)
+        }
+    }
+}
