@@ -1,0 +1,103 @@
+import Foundation
+
+/// The logic behind `csm-agent policy check|evaluate` and `csm-agent fields`, kept here so tests reach it.
+public enum PolicyTools {
+    /// `"..."` with JSON escapes.
+    public static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    out += String(format: "\\u%04x", scalar.value)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+
+    /// Output and exit status of `policy check`.
+    public static func check(paths: [String], json: Bool, options: PolicyLoader.Options = .init()) -> (output: String, warnings: [String], exitCode: Int32) {
+        let result = PolicyLoader(options: options).load(paths: paths)
+        var errors = result.fileErrors.count
+        var lines: [String] = []
+        var counts: [RuleStatus: Int] = [:]
+        for r in result.reports {
+            counts[r.status, default: 0] += 1
+            if r.status == .error { errors += 1 }
+        }
+        if json {
+            var items: [String] = []
+            for r in result.reports {
+                items.append("{\"id\": \(jsonString(r.id)), \"status\": \(jsonString(r.status.rawValue)), \"reason\": \(jsonString(r.reason))}")
+            }
+            var out = "{\"rules\": [" + items.joined(separator: ", ") + "]"
+            if !result.fileErrors.isEmpty {
+                out += ", \"file_errors\": [" + result.fileErrors.map(jsonString).joined(separator: ", ") + "]"
+            }
+            lines.append(out + "}")
+        } else {
+            for e in result.fileErrors { lines.append("error: \(e)") }
+            for r in result.reports {
+                var line = "\(r.id): \(r.status.rawValue)"
+                if r.status == .loaded, let t = r.eventType { line += " (\(t.name))" }
+                if !r.reason.isEmpty && r.status != .loaded { line += " - \(r.reason)" }
+                lines.append(line)
+            }
+            let order: [RuleStatus] = [.loaded, .disabled, .filtered, .unsupported, .error]
+            lines.append("total \(result.reports.count): " + order.map { "\($0.rawValue) \(counts[$0] ?? 0)" }.joined(separator: ", "))
+        }
+        return (lines.joined(separator: "\n"), result.warnings, errors == 0 ? 0 : 1)
+    }
+
+    /// `policy evaluate`: one output line per input line.
+    public final class Evaluator {
+        public let load: PolicyLoader.Result
+        private let context = EvalContext()
+
+        public init(paths: [String], options: PolicyLoader.Options = .init()) {
+            load = PolicyLoader(options: options).load(paths: paths)
+        }
+
+        /// `{"matched": [...]}` or `{"error": "..."}`; nil for blank lines.
+        public func evaluate(line: String) -> String? {
+            if line.allSatisfy({ $0.isWhitespace }) { return nil }
+            do {
+                let event = try EventJSONReader.event(fromLine: line)
+                let ids = load.ruleSet.matches(event, context: context)
+                return "{\"matched\": [" + ids.map(PolicyTools.jsonString).joined(separator: ", ") + "]}"
+            } catch {
+                return "{\"error\": \(PolicyTools.jsonString("\(error)"))}"
+            }
+        }
+    }
+
+    /// `csm-agent fields`: every field with its type, event type and description, sorted by name.
+    public static func fieldsListing(json: Bool) -> String {
+        let specs = FieldRegistry.listing.fields.values.sorted { $0.name < $1.name }
+        if json {
+            let items = specs.map { s in
+                "{\"name\": \(jsonString(s.name)), \"type\": \(jsonString(typeName(s))), \"event_type\": \(jsonString(s.eventType?.name ?? "*")), \"description\": \(jsonString(s.description))}"
+            }
+            return "[" + items.joined(separator: ",\n ") + "]"
+        }
+        let width = (specs.map(\.name.count).max() ?? 10) + 2
+        return specs.map { s in
+            let name = s.name.padding(toLength: width, withPad: " ", startingAt: 0)
+            let type = typeName(s).padding(toLength: 10, withPad: " ", startingAt: 0)
+            let event = (s.eventType?.name ?? "*").padding(toLength: 15, withPad: " ", startingAt: 0)
+            return "\(name)\(type)\(event)\(s.description)"
+        }.joined(separator: "\n")
+    }
+
+    static func typeName(_ s: FieldSpec) -> String {
+        s.isArray ? "[]\(s.type.rawValue)" : s.type.rawValue
+    }
+}
