@@ -4,11 +4,14 @@
 
 #pragma clang diagnostic ignored "-Wc23-extensions"
 #if defined(__has_embed) && __has_embed("../../.build/bpf/csm.bpf.o")
-const unsigned char csm_embedded_bpf_object[] = {
+static const unsigned char object[] = {
 #embed "../../.build/bpf/csm.bpf.o"
 };
-const size_t csm_embedded_bpf_object_size = sizeof(csm_embedded_bpf_object);
+static const size_t object_size = sizeof(object);
 #else
-const unsigned char csm_embedded_bpf_object[1] = {0};
-const size_t csm_embedded_bpf_object_size = 0;
+static const unsigned char object[1] = {0};
+static const size_t object_size = 0;
 #endif
+
+const unsigned char *csm_embedded_bpf_object_data(void) { return object; }
+size_t csm_embedded_bpf_object_size(void) { return object_size; }

@@ -3,6 +3,8 @@
 #define CSM_CLIBBPF_SHIM_H
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <linux/btf.h>
 #include <linux/bpf.h>
 #include "../../bpf/include/events.h"
 #endif

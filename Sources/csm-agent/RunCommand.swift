@@ -1,4 +1,6 @@
 import ArgumentParser
+import Glibc
+import Probes
 
 /// The agent itself (default subcommand).
 struct RunCommand: ParsableCommand {
@@ -13,7 +15,27 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "error, warning, info or debug.")
     var logLevel: String = "info"
 
+    func validate() throws {
+        guard Log.Level(name: logLevel) != nil else {
+            throw ValidationError("unknown log level '\(logLevel)': use error, warning, info or debug")
+        }
+    }
+
     func run() throws {
-        throw ValidationError("not implemented yet")
+        Log.threshold = Log.Level(name: logLevel) ?? .info
+        let runner = AgentRunner(
+            source: bpfObject.map { BPFObjectSource.file($0) } ?? .embedded, writeAllEvents: allEvents)
+        do {
+            try runner.run()
+        } catch let error as ProbeLoadError {
+            Log.error(error.description)
+            throw ExitCode.failure
+        } catch let error as OutputError {
+            Log.error(error.description)
+            throw ExitCode.failure
+        } catch {
+            Log.error("\(error)")
+            throw ExitCode.failure
+        }
     }
 }

@@ -64,10 +64,13 @@ static __always_inline __u32 build_path(struct path_scratch *ps, struct dentry *
 
 		const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
 		__u32 len = BPF_CORE_READ(dentry, d_name.len);
-		__u32 pos = ps->pos & CSM_PATH_SCRATCH_MASK;
+		__u32 pos = ps->pos;
 
 		if (len > CSM_NAME_MAX)
 			len = CSM_NAME_MAX;
+		/* pos runs from CSM_PATH_SCRATCH_LEN down; a mask would fold its start to 0. */
+		if (pos > CSM_PATH_SCRATCH_LEN)
+			pos = CSM_PATH_SCRATCH_LEN;
 		if (CSM_PATH_SCRATCH_LEN - pos + len + 1 > CSM_PATH_MAX || pos < len + 1) {
 			*error |= CSM_PATH_ERR_TOO_LONG;
 			break;

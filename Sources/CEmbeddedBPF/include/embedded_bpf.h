@@ -1,7 +1,8 @@
 #ifndef CSM_EMBEDDED_BPF_H
 #define CSM_EMBEDDED_BPF_H
 #include <stddef.h>
-/// The BPF object built by `make bpf`, embedded at compile time; size 0 when it was not built yet.
-extern const unsigned char csm_embedded_bpf_object[];
-extern const size_t csm_embedded_bpf_object_size;
+/// The BPF object built by `make bpf`, embedded at compile time.
+const unsigned char *csm_embedded_bpf_object_data(void);
+/// Its size in bytes; 0 when the object had not been built when this binary was compiled.
+size_t csm_embedded_bpf_object_size(void);
 #endif

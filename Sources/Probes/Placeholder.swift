@@ -1,2 +1,0 @@
-import CLibBPF
-public let probesVersion = libbpf_major_version()

@@ -1,0 +1,163 @@
+import AgentCore
+import CEmbeddedBPF
+import CLibBPF
+import Glibc
+import SystemPackage
+
+/// Errors that stop the agent before it runs, each with a one-line explanation for the user.
+public enum ProbeLoadError: Error, CustomStringConvertible {
+    case notRoot
+    case noBTF
+    case noEmbeddedObject
+    case objectUnreadable(path: String, Errno)
+    case verifierRefused(Errno, logTail: [String])
+    case nothingAttached([String])
+    case libbpf(step: String, Errno)
+
+    public var description: String {
+        switch self {
+        case .notRoot:
+            return "csm-agent must run as root (it loads BPF programs: CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN)"
+        case .noBTF:
+            return "kernel BTF not found at /sys/kernel/btf/vmlinux: CO-RE programs need a kernel built with CONFIG_DEBUG_INFO_BTF=y"
+        case .noEmbeddedObject:
+            return "this binary has no embedded BPF object (build with `make build`) and no --bpf-object was given"
+        case let .objectUnreadable(path, errno):
+            return "cannot open BPF object \(path): \(errno)"
+        case let .verifierRefused(errno, tail):
+            return "the kernel refused a BPF program (\(errno)); verifier log tail:\n" + tail.joined(separator: "\n")
+        case let .nothingAttached(reasons):
+            return "no probe could be attached: " + reasons.joined(separator: "; ")
+        case let .libbpf(step, errno):
+            return "\(step) failed: \(errno)"
+        }
+    }
+}
+
+/// Where the BPF object comes from.
+public enum BPFObjectSource {
+    case embedded
+    case file(String)
+}
+
+/// Settings applied to the object before load.
+public struct ProbeSettings {
+    /// Ring buffer size in bytes (a power of two, multiple of the page size).
+    public var ringBufferBytes: UInt32 = 16 * 1024 * 1024
+    /// Bytes waiting in the ring buffer past which the kernel side wakes the reader.
+    public var wakeupThresholdBytes: UInt64 = 1024 * 1024
+    /// The agent's own pid: its own activity is not traced.
+    public var agentPid: UInt32 = UInt32(getpid())
+
+    public init() {}
+}
+
+/// A loaded and attached probe set: the ring buffer to drain, lost counters, and what is missing.
+public final class LoadedProbes {
+    public let object: BPFObject
+    public let events: BPFMap
+    public let lostEvents: BPFMap
+    /// Attached links; detached when this is released.
+    let links: [BPFLink]
+    /// Programs that are not running, with the reason (hook missing, attach failed).
+    public let unavailablePrograms: [(program: String, reason: String)]
+    /// Event types none of whose programs run.
+    public let unavailableEventTypes: [EventType]
+    public let attachedPrograms: [String]
+
+    init(object: BPFObject, events: BPFMap, lostEvents: BPFMap, links: [BPFLink],
+         attached: [String], unavailable: [(String, String)], unavailableTypes: [EventType]) {
+        self.object = object
+        self.events = events
+        self.lostEvents = lostEvents
+        self.links = links
+        self.attachedPrograms = attached
+        self.unavailablePrograms = unavailable
+        self.unavailableEventTypes = unavailableTypes
+    }
+
+    /// Records the kernel could not write, per event type, summed over CPUs.
+    public func lostCounts() -> [EventType: UInt64] {
+        var result: [EventType: UInt64] = [:]
+        for type in EventType.allCases {
+            let perCPU = (try? lostEvents.perCPUValues(key: type.rawValue)) ?? []
+            let total = perCPU.reduce(0, &+)
+            if total > 0 { result[type] = total }
+        }
+        return result
+    }
+}
+
+/// Opens, configures, feature-probes, loads and attaches the BPF object.
+public enum ProbeLoader {
+    public static func load(source: BPFObjectSource, settings: ProbeSettings) throws -> LoadedProbes {
+        guard geteuid() == 0 else { throw ProbeLoadError.notRoot }
+        let features = KernelFeatures()
+        guard features.hasBTF, access("/sys/kernel/btf/vmlinux", R_OK) == 0 else { throw ProbeLoadError.noBTF }
+        LibBPF.captureLogs()
+
+        let object: BPFObject
+        switch source {
+        case .embedded:
+            guard csm_embedded_bpf_object_size() > 0 else { throw ProbeLoadError.noEmbeddedObject }
+            let bytes = Array(UnsafeBufferPointer(start: csm_embedded_bpf_object_data(), count: csm_embedded_bpf_object_size()))
+            do { object = try BPFObject(bytes: bytes, name: "csm") } catch let error as Errno {
+                throw ProbeLoadError.libbpf(step: "opening the embedded BPF object", error)
+            }
+        case let .file(path):
+            do { object = try BPFObject(path: path) } catch let error as Errno {
+                throw ProbeLoadError.objectUnreadable(path: path, error)
+            }
+        }
+
+        do {
+            try object.map(named: "events").setMaxEntries(settings.ringBufferBytes)
+            try object.setReadOnlyGlobal("agent_tgid", to: settings.agentPid)
+            try object.setReadOnlyGlobal("wakeup_threshold_bytes", to: settings.wakeupThresholdBytes)
+        } catch let error as Errno {
+            throw ProbeLoadError.libbpf(step: "configuring the BPF object", error)
+        }
+
+        var unavailable: [(String, String)] = []
+        var wanted: [BPFProgram] = []
+        for program in object.programs {
+            if let reason = features.missingHook(forSection: program.section) {
+                try? program.setAutoload(false)
+                unavailable.append((program.name, reason))
+            } else {
+                wanted.append(program)
+            }
+        }
+
+        LibBPFLog.shared.clear()
+        do { try object.load() } catch let error as Errno {
+            throw ProbeLoadError.verifierRefused(error, logTail: LibBPFLog.shared.tail(25))
+        }
+
+        var links: [BPFLink] = []
+        var attached: [String] = []
+        for program in wanted {
+            do {
+                links.append(try program.attach())
+                attached.append(program.name)
+            } catch let error as Errno {
+                unavailable.append((program.name, "attach failed: \(error)"))
+            }
+        }
+        guard !links.isEmpty else { throw ProbeLoadError.nothingAttached(unavailable.map { "\($0.0): \($0.1)" }) }
+
+        let running = Set(attached.compactMap(ProbeCatalog.eventType(ofProgram:)))
+        let known = Set(object.programs.compactMap { ProbeCatalog.eventType(ofProgram: $0.name) })
+        let missingTypes = EventType.allCases.filter { known.contains($0) && !running.contains($0) }
+
+        do {
+            return LoadedProbes(
+                object: object, events: try object.map(named: "events"),
+                lostEvents: try object.map(named: "lost_events"), links: links, attached: attached,
+                unavailable: unavailable, unavailableTypes: missingTypes
+            )
+        } catch let error as Errno {
+            throw ProbeLoadError.libbpf(step: "finding the BPF maps", error)
+        }
+    }
+}

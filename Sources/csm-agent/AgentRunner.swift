@@ -1,0 +1,69 @@
+import AgentCore
+import Glibc
+import Probes
+
+/// Start-up, the drain loop, and the orderly stop.
+struct AgentRunner {
+    /// How long the loop waits for a wakeup before consuming anyway. The kernel side wakes us only
+    /// past a fill threshold, so this bounds the delay of an event on a quiet host.
+    static let consumeIntervalMs: Int32 = 20
+    static let pruneIntervalNs: UInt64 = 30_000_000_000
+    static let lostCheckIntervalNs: UInt64 = 5_000_000_000
+
+    let source: BPFObjectSource
+    let writeAllEvents: Bool
+
+    func run() throws {
+        StopSignal.install()
+        let clock = BootClock()
+        let probes = try ProbeLoader.load(source: source, settings: ProbeSettings())
+        for (program, reason) in probes.unavailablePrograms {
+            Log.warning("probe \(program) unavailable: \(reason)")
+        }
+        if !probes.unavailableEventTypes.isEmpty {
+            Log.warning("event types unavailable on this kernel: " + probes.unavailableEventTypes.map(\.name).joined(separator: ","))
+        }
+
+        // The snapshot runs after attaching, so that no process can slip between the two.
+        let resolvers = Resolvers(clock: clock)
+        let snapshotSize = resolvers.snapshot()
+        let output = OutputWriter(fd: 1)
+        let pipeline = EventPipeline(
+            decoder: RecordDecoder(clock: clock), resolvers: resolvers, output: output, writeAllEvents: writeAllEvents)
+        let ring = try RingBuffer(map: probes.events) { record in pipeline.handle(record) }
+
+        Log.info("ready: \(probes.attachedPrograms.count) probes attached, \(snapshotSize) processes in snapshot, mode=\(writeAllEvents ? "all-events" : "rules")")
+        SystemdNotify.send("READY=1")
+
+        var lastPrune = BootClock.nowBootNs()
+        var lastLostCheck = lastPrune
+        var reportedLost: UInt64 = 0
+        while StopSignal.requested == 0 {
+            try ring.poll(timeoutMs: AgentRunner.consumeIntervalMs)
+            try ring.consume()
+            try output.flush()
+            if let error = pipeline.outputError { throw error }
+
+            let now = BootClock.nowBootNs()
+            if now &- lastPrune >= AgentRunner.pruneIntervalNs {
+                lastPrune = now
+                clock.refresh()
+                let pruned = resolvers.prune()
+                if pruned > 0 { Log.debug("pruned \(pruned) processes that exited unseen") }
+            }
+            if now &- lastLostCheck >= AgentRunner.lostCheckIntervalNs {
+                lastLostCheck = now
+                let lost = probes.lostCounts().values.reduce(0, +)
+                if lost > reportedLost {
+                    Log.warning("ring buffer full: \(lost - reportedLost) events lost (total lost=\(lost))")
+                    reportedLost = lost
+                }
+            }
+        }
+
+        SystemdNotify.send("STOPPING=1")
+        try ring.consume()
+        try output.flush()
+        Log.info(pipeline.stats.line(lost: probes.lostCounts(), resolvers: resolvers.stats))
+    }
+}
