@@ -80,6 +80,31 @@ final class ResolversFacadeTests: XCTestCase {
         XCTAssertEqual(cgroups.pathLookups, lookups, "fork copies the parent's cgroup")
     }
 
+    func testPayloadFileNames() {
+        var mapped = Event(type: .mmap, bootTimeNs: 1, pid: 1, tid: 1, comm: "init",
+                           payload: .mmap(MMapPayload(address: 0, offset: 0, length: 4096, protection: 5, flags: 2,
+                                                      file: FileInfo(path: "/lib/libc.so.6", uid: 1000, gid: 0))))
+        resolvers.resolve(&mapped)
+        guard case .mmap(let mmap) = mapped.payload else { return XCTFail() }
+        XCTAssertEqual(mmap.file?.user, "alice")
+        XCTAssertEqual(mmap.file?.group, "root")
+        XCTAssertEqual(mmap.length, 4096, "the rest of the payload is kept")
+
+        var anonymous = Event(type: .mmap, pid: 1, tid: 1, comm: "init",
+                              payload: .mmap(MMapPayload(address: 0, offset: 0, length: 1, protection: 0, flags: 0)))
+        resolvers.resolve(&anonymous)
+        guard case .mmap(let anon) = anonymous.payload else { return XCTFail() }
+        XCTAssertNil(anon.file)
+
+        var module = Event(type: .loadModule, pid: 1, tid: 1, comm: "init",
+                           payload: .loadModule(LoadModulePayload(name: "x", loadedFromMemory: false,
+                                                                  file: FileInfo(path: "/x.ko", uid: 4242, gid: 4242))))
+        resolvers.resolve(&module)
+        guard case .loadModule(let load) = module.payload else { return XCTFail() }
+        XCTAssertEqual(load.name, "x")
+        XCTAssertNil(load.file?.user, "unknown ids stay nil")
+    }
+
     func testStatsAndPrune() {
         var open = Events.open(pid: 555)
         resolvers.resolve(&open)

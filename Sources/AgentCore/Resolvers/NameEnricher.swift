@@ -23,6 +23,8 @@ public final class NameEnricher {
         file.group = names.groupName(file.gid)
     }
 
+    private static let placeholder = EventPayload.exit(ExitPayload(cause: .exited, code: 0))
+
     /// Names on an entry's credentials and executable; done once, when the entry is created.
     public func enrich(_ entry: ProcessEntry) {
         enrich(&entry.credentials)
@@ -33,9 +35,13 @@ public final class NameEnricher {
     public func enrichPayloadFiles(_ event: inout Event) {
         switch event.payload {
         case .open(var open):
+            // Park a trivial payload while editing so `open` is uniquely referenced and the write-back
+            // is a move, not a retain/release of every string in it.
+            event.payload = Self.placeholder
             enrich(&open.file)
             event.payload = .open(open)
         case .exec(var exec):
+            event.payload = Self.placeholder
             // The new image's executable was named when its entry was created.
             if let executable = event.process?.executable, executable.uid == exec.file.uid,
                executable.gid == exec.file.gid {
@@ -46,12 +52,15 @@ public final class NameEnricher {
             }
             event.payload = .exec(exec)
         case .mmap(var mmap) where mmap.file != nil:
+            event.payload = Self.placeholder
             enrich(&mmap.file!)
             event.payload = .mmap(mmap)
         case .splice(var splice) where splice.file != nil:
+            event.payload = Self.placeholder
             enrich(&splice.file!)
             event.payload = .splice(splice)
         case .loadModule(var module) where module.file != nil:
+            event.payload = Self.placeholder
             enrich(&module.file!)
             event.payload = .loadModule(module)
         default:

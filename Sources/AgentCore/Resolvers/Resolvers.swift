@@ -62,8 +62,9 @@ public final class Resolvers {
         self.tree = processes as? ProcessTree
         self.passwd = users as? PasswdGroupResolver
         self.cgroupFS = cgroups as? CgroupFSResolver
-        tree?.onNewEntry = { [unowned self] entry, origin in
-            self.complete(entry, origin: origin)
+        // Weak: the tree is public and may outlive the facade.
+        tree?.onNewEntry = { [weak self] entry, origin in
+            self?.complete(entry, origin: origin)
         }
     }
 
