@@ -115,7 +115,9 @@ public enum ProbeLoader {
             try object.setReadOnlyGlobal("agent_tgid", to: settings.agentPid)
             try object.setReadOnlyGlobal("wakeup_threshold_bytes", to: settings.wakeupThresholdBytes)
         } catch let error as Errno {
-            throw ProbeLoadError.libbpf(step: "configuring the BPF object", error)
+            throw ProbeLoadError.libbpf(
+                step: "configuring the BPF object (it needs the maps events and lost_events and the globals agent_tgid and wakeup_threshold_bytes)",
+                error)
         }
 
         var unavailable: [(String, String)] = []
