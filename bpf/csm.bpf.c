@@ -17,5 +17,7 @@
 #include "probes/fork.bpf.c"
 #include "probes/exit.bpf.c"
 #include "probes/open.bpf.c"
+/* issue 4: mount, umount, bind, load_module, unload_module */
+/* issue 4: ptrace, signal, mmap, mprotect, splice, bpf */
 
 char LICENSE[] SEC("license") = "GPL";

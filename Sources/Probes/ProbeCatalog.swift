@@ -1,17 +1,13 @@
 import AgentCore
 
-/// Which BPF program feeds which event type, and whether the event type can live without it.
+/// Which BPF program feeds which event type.
+///
+/// Convention: a program is named `csm_<event name>__<hook>` (`csm_open__sys_exit_openat`,
+/// `csm_load_module__sys_enter`), so adding a probe needs no change here.
 public enum ProbeCatalog {
-    /// Event type of a program, from its name (`csm_<hook>` in bpf/probes/*.bpf.c).
+    /// Event type of a program, from its name; nil for helper programs outside the convention.
     public static func eventType(ofProgram name: String) -> EventType? {
-        switch name {
-        case "csm_sched_process_exec": return .exec
-        case "csm_sched_process_fork": return .fork
-        case "csm_sched_process_exit": return .exit
-        case let name where name.hasPrefix("csm_sys_enter_open") || name.hasPrefix("csm_sys_exit_open")
-            || name == "csm_sys_enter_creat" || name == "csm_sys_exit_creat":
-            return .open
-        default: return nil
-        }
+        guard name.hasPrefix("csm_"), let separator = name.range(of: "__") else { return nil }
+        return EventType(name: String(name[name.index(name.startIndex, offsetBy: 4)..<separator.lowerBound]))
     }
 }

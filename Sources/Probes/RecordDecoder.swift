@@ -38,7 +38,17 @@ public struct RecordDecoder {
         case .fork: event = try decodeFork(record)
         case .exit: event = try decodeExit(record)
         case .open: event = try decodeOpen(record)
-        default: throw DecodeError.unknownType(header.type)
+        case .mount: event = try decodeMount(record)
+        case .umount: event = try decodeUmount(record)
+        case .bind: event = try decodeBind(record)
+        case .loadModule: event = try decodeLoadModule(record)
+        case .unloadModule: event = try decodeUnloadModule(record)
+        case .ptrace: event = try decodePtrace(record)
+        case .signal: event = try decodeSignal(record)
+        case .mmap: event = try decodeMMap(record)
+        case .mprotect: event = try decodeMProtect(record)
+        case .splice: event = try decodeSplice(record)
+        case .bpf: event = try decodeBPF(record)
         }
         event.bootTimeNs = header.timestamp_ns
         event.timeNs = clock.wallNs(fromBootNs: header.timestamp_ns)
@@ -120,9 +130,9 @@ public struct RecordDecoder {
         return Event(type: .open, retval: fixed.retval, payload: .open(payload))
     }
 
-    // MARK: - Helpers
+    // MARK: - Helpers (shared with the per-hook decoders in Decoders/)
 
-    private func load<T>(_: T.Type, from record: UnsafeRawBufferPointer) throws -> T {
+    func load<T>(_: T.Type, from record: UnsafeRawBufferPointer) throws -> T {
         guard record.count >= MemoryLayout<T>.size else {
             throw DecodeError.truncated(type: record.loadUnaligned(fromByteOffset: 0, as: UInt32.self), size: record.count)
         }
@@ -130,7 +140,7 @@ public struct RecordDecoder {
     }
 
     /// The next `length` bytes after `cursor`, checked against the record's end.
-    private func take(
+    func take(
         _ length: Int, from record: UnsafeRawBufferPointer, at cursor: inout Int, type: UInt32
     ) throws -> UnsafeRawBufferPointer {
         guard length >= 0, cursor + length <= record.count else { throw DecodeError.inconsistentLengths(type: type) }

@@ -172,4 +172,8 @@ struct csm_open_event {
 	char data[];
 };
 
+/* ---- mount, umount, bind, load_module, unload_module records (issue 4) ---- */
+
+/* ---- ptrace, signal, mmap, mprotect, splice, bpf records (issue 4) ---- */
+
 #endif /* CSM_EVENTS_H */

@@ -3,7 +3,7 @@
  * new mm and the executable from bprm->file. A failed execve never reaches it. */
 
 SEC("tp_btf/sched_process_exec")
-int BPF_PROG(csm_sched_process_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+int BPF_PROG(csm_exec__sched_process_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
 	char *record;
 	struct csm_exec_event *event;

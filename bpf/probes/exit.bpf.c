@@ -4,7 +4,7 @@
  * tracepoint's group_dead argument, which only newer kernels pass). */
 
 SEC("tp_btf/sched_process_exit")
-int BPF_PROG(csm_sched_process_exit, struct task_struct *task)
+int BPF_PROG(csm_exit__sched_process_exit, struct task_struct *task)
 {
 	struct csm_exit_event event = {};
 	__u32 status;

@@ -2,7 +2,7 @@
 /* fork: new processes only; a new thread (child pid != tgid) is not a process event. */
 
 SEC("tp_btf/sched_process_fork")
-int BPF_PROG(csm_sched_process_fork, struct task_struct *parent, struct task_struct *child)
+int BPF_PROG(csm_fork__sched_process_fork, struct task_struct *parent, struct task_struct *child)
 {
 	struct csm_fork_event event = {};
 

@@ -95,19 +95,19 @@ static __always_inline int emit_open(long retval)
 }
 
 SEC("tracepoint/syscalls/sys_enter_open")
-int csm_sys_enter_open(struct trace_event_raw_sys_enter *ctx)
+int csm_open__sys_enter_open(struct trace_event_raw_sys_enter *ctx)
 {
 	return save_open(ctx->args[0], ctx->args[1], ctx->args[2], CSM_AT_FDCWD, CSM_SYS_OPEN);
 }
 
 SEC("tracepoint/syscalls/sys_enter_openat")
-int csm_sys_enter_openat(struct trace_event_raw_sys_enter *ctx)
+int csm_open__sys_enter_openat(struct trace_event_raw_sys_enter *ctx)
 {
 	return save_open(ctx->args[1], ctx->args[2], ctx->args[3], (__s32)ctx->args[0], CSM_SYS_OPENAT);
 }
 
 SEC("tracepoint/syscalls/sys_enter_openat2")
-int csm_sys_enter_openat2(struct trace_event_raw_sys_enter *ctx)
+int csm_open__sys_enter_openat2(struct trace_event_raw_sys_enter *ctx)
 {
 	struct csm_open_how how = {};
 
@@ -116,31 +116,31 @@ int csm_sys_enter_openat2(struct trace_event_raw_sys_enter *ctx)
 }
 
 SEC("tracepoint/syscalls/sys_enter_creat")
-int csm_sys_enter_creat(struct trace_event_raw_sys_enter *ctx)
+int csm_open__sys_enter_creat(struct trace_event_raw_sys_enter *ctx)
 {
 	return save_open(ctx->args[0], CSM_CREAT_FLAGS, ctx->args[1], CSM_AT_FDCWD, CSM_SYS_CREAT);
 }
 
 SEC("tracepoint/syscalls/sys_exit_open")
-int csm_sys_exit_open(struct trace_event_raw_sys_exit *ctx)
+int csm_open__sys_exit_open(struct trace_event_raw_sys_exit *ctx)
 {
 	return emit_open(ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_exit_openat")
-int csm_sys_exit_openat(struct trace_event_raw_sys_exit *ctx)
+int csm_open__sys_exit_openat(struct trace_event_raw_sys_exit *ctx)
 {
 	return emit_open(ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_exit_openat2")
-int csm_sys_exit_openat2(struct trace_event_raw_sys_exit *ctx)
+int csm_open__sys_exit_openat2(struct trace_event_raw_sys_exit *ctx)
 {
 	return emit_open(ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_exit_creat")
-int csm_sys_exit_creat(struct trace_event_raw_sys_exit *ctx)
+int csm_open__sys_exit_creat(struct trace_event_raw_sys_exit *ctx)
 {
 	return emit_open(ctx->ret);
 }
