@@ -13,6 +13,9 @@ public final class RuleSet {
     /// Indexed by `EventType.rawValue`.
     private let buckets: [[CompiledRule]]
     private let anyEvent: [CompiledRule]
+    /// The predicates alone, per bucket: iterating them retains nothing but the closures.
+    private let bucketPredicates: [[Predicate]]
+    private let anyEventPredicates: [Predicate]
     let registry: FieldRegistry
 
     init(rules: [CompiledRule], registry: FieldRegistry) {
@@ -26,6 +29,8 @@ public final class RuleSet {
         }
         self.buckets = buckets
         self.anyEvent = anyEvent
+        bucketPredicates = buckets.map { $0.map(\.predicate) }
+        anyEventPredicates = anyEvent.map(\.predicate)
     }
 
     /// Rules that an event of this type meets.
@@ -40,16 +45,32 @@ public final class RuleSet {
         context.event = event
         context.ancestor = nil
         let i = Int(event.type.rawValue)
-        if i < buckets.count {
-            for rule in buckets[i] where rule.predicate(context) { body(rule) }
+        if i < bucketPredicates.count {
+            let predicates = bucketPredicates[i]
+            var j = 0
+            while j < predicates.count {
+                if predicates[j](context) { body(buckets[i][j]) }
+                j += 1
+            }
         }
-        for rule in anyEvent where rule.predicate(context) { body(rule) }
+        var k = 0
+        while k < anyEventPredicates.count {
+            if anyEventPredicates[k](context) { body(anyEvent[k]) }
+            k += 1
+        }
     }
 
     /// Number of rules matching `event` (used by the benchmark).
     public func countMatches(_ event: Event, context: EvalContext) -> Int {
+        context.event = event
+        context.ancestor = nil
         var n = 0
-        forEachMatch(event, context: context) { _ in n += 1 }
+        let i = Int(event.type.rawValue)
+        if i < bucketPredicates.count {
+            let predicates = bucketPredicates[i]
+            for j in 0..<predicates.count where predicates[j](context) { n += 1 }
+        }
+        for k in 0..<anyEventPredicates.count where anyEventPredicates[k](context) { n += 1 }
         return n
     }
 

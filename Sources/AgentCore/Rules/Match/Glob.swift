@@ -4,7 +4,7 @@
 /// segment as Datadog does: `*` stays inside one segment (and does not match an empty one on its own),
 /// `**` as a whole segment matches one or more segments (zero when followed by `/`), and a leading
 /// `*/` stands for the first segment after the root. `\*` is a literal star.
-public struct Glob: Sendable {
+public final class Glob: @unchecked Sendable {
     /// One piece of a segment pattern.
     enum Piece: Sendable, Equatable {
         case literal([UInt8])
@@ -12,7 +12,8 @@ public struct Glob: Sendable {
     }
 
     enum Segment: Sendable {
-        case pieces([Piece])
+        /// `loneStar`: the segment is exactly `*` (it then needs a non-empty segment).
+        case pieces([Piece], loneStar: Bool)
         case doubleStar
     }
 
@@ -25,6 +26,9 @@ public struct Glob: Sendable {
     let leadingStarSegment: Bool
     /// Exact match when the pattern has no wildcard.
     let exact: [UInt8]?
+    /// Literal text before the first wildcard and after the last one: cheap necessary conditions.
+    let prefix: [UInt8]
+    let suffix: [UInt8]
 
     public init(_ pattern: String, isPath: Bool) {
         self.pattern = pattern
@@ -43,12 +47,19 @@ public struct Glob: Sendable {
                 if part.elementsEqual([42, 42]) {
                     segs.append(.doubleStar)
                 } else {
-                    segs.append(.pieces(Glob.pieces(of: part, keepingDoubleStar: false)))
+                    let ps = Glob.pieces(of: part, keepingDoubleStar: false)
+                    segs.append(.pieces(ps, loneStar: ps == [.star]))
                 }
             }
         }
         segments = segs
-        if isPath, let first = segs.first, case .pieces(let p) = first, p == [.star] {
+        var pre: [UInt8] = []
+        var suf: [UInt8] = []
+        if case .literal(let l)? = all.first { pre = l }
+        if all.count > 1, case .literal(let l)? = all.last { suf = l }
+        prefix = pre
+        suffix = suf
+        if isPath, let first = segs.first, case .pieces(_, true) = first {
             leadingStarSegment = true
         } else {
             leadingStarSegment = false
@@ -84,15 +95,17 @@ public struct Glob: Sendable {
         if let exact {
             return Glob.equal(value, 0, value.count, exact)
         }
+        // In paths `/**/` may match a single `/`, so prefix and suffix can overlap by one byte.
+        if value.count < (isPath ? max(prefix.count, suffix.count) : prefix.count + suffix.count) { return false }
+        if !prefix.isEmpty, !Glob.equal(value, 0, prefix.count, prefix) { return false }
+        if !suffix.isEmpty, !Glob.equal(value, value.count - suffix.count, value.count, suffix) { return false }
         if !isPath { return Glob.matchPieces(pieces[...], value, 0, value.count) }
         var start = 0
-        var segs = segments[...]
         if leadingStarSegment, value.count > 0, value[0] == 47 {
             start = 1
         }
         if value.isEmpty { return false }
-        _ = segs.startIndex
-        return matchSegments(&segs, segments.startIndex, value, start)
+        return matchSegments(0, value, start)
     }
 
     /// Convenience for tests and offline use.
@@ -104,6 +117,7 @@ public struct Glob: Sendable {
     @inline(__always)
     static func equal(_ v: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int, _ lit: [UInt8]) -> Bool {
         guard to - from == lit.count else { return false }
+        if lit.isEmpty { return true }
         var i = 0
         while i < lit.count {
             if v[from + i] != lit[i] { return false }
@@ -148,7 +162,7 @@ public struct Glob: Sendable {
         }
     }
 
-    private func matchSegments(_ unused: inout ArraySlice<Segment>, _ si: Int, _ v: UnsafeBufferPointer<UInt8>, _ pos: Int) -> Bool {
+    private func matchSegments(_ si: Int, _ v: UnsafeBufferPointer<UInt8>, _ pos: Int) -> Bool {
         // pos == v.count + 1 means every segment of the value was consumed.
         let consumed = pos > v.count
         if si == segments.count { return consumed }
@@ -162,19 +176,19 @@ public struct Glob: Sendable {
                 return v.count - pos > 0
             }
             // Zero segments when followed by more segments.
-            if matchSegments(&unused, si + 1, v, pos) { return true }
+            if matchSegments(si + 1, v, pos) { return true }
             var p = nextPos
             while p <= v.count {
-                if matchSegments(&unused, si + 1, v, p) { return true }
+                if matchSegments(si + 1, v, p) { return true }
                 var e = p
                 while e < v.count, v[e] != 47 { e += 1 }
                 p = e + 1
             }
             return false
-        case .pieces(let pieces):
-            if pieces == [.star], segEnd == pos { return false }
+        case .pieces(let pieces, let loneStar):
+            if loneStar { return segEnd > pos && matchSegments(si + 1, v, nextPos) }
             guard Glob.matchPieces(pieces[...], v, pos, segEnd) else { return false }
-            return matchSegments(&unused, si + 1, v, nextPos)
+            return matchSegments(si + 1, v, nextPos)
         }
     }
 }

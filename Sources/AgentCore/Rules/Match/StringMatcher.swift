@@ -51,7 +51,11 @@ final class StringMatcher {
         } else if !exactByLength.isEmpty, let candidates = exactByLength[v.count] {
             for c in candidates where Glob.equal(v, 0, v.count, c) { return true }
         }
-        for g in globs where g.matches(v) { return true }
+        var i = 0
+        while i < globs.count {
+            if globs[i].matches(v) { return true }
+            i += 1
+        }
         if !regexes.isEmpty {
             // Regular expressions are rare (a handful of rules); they need a String.
             let s = String(decoding: v, as: UTF8.self)

@@ -1,0 +1,106 @@
+import XCTest
+@testable import AgentCore
+
+final class OperatorTests: XCTestCase {
+    func testStringOperators() throws {
+        let e = T.exec("/usr/bin/curl", args: ["-s", "http://x"])
+        XCTAssertTrue(try T.eval(#"exec.file.path == "/usr/bin/curl""#, e))
+        XCTAssertFalse(try T.eval(#"exec.file.path != "/usr/bin/curl""#, e))
+        XCTAssertTrue(try T.eval(#"exec.file.name in ["wget", "curl"]"#, e))
+        XCTAssertFalse(try T.eval(#"exec.file.name not in ["wget", "curl"]"#, e))
+        XCTAssertTrue(try T.eval(#"exec.file.path =~ "/usr/bin/*""#, e))
+        XCTAssertFalse(try T.eval(#"exec.file.path !~ "/usr/*/curl""#, e))
+        XCTAssertTrue(try T.eval(#"exec.file.path == ~"/usr/**""#, e))
+        XCTAssertTrue(try T.eval(#"exec.file.path in [~"/opt/*", "/usr/bin/curl"]"#, e))
+        XCTAssertTrue(try T.eval(#"process.args == "-s http://x""#, e))
+        XCTAssertTrue(try T.eval(#"process.argv in ["http://x"]"#, e))
+        XCTAssertTrue(try T.eval(#"exec.args_flags in ["s"]"#, e))
+        XCTAssertTrue(try T.eval(#"process.argv allin [~"*"]"#, e))
+        XCTAssertFalse(try T.eval(#"process.argv allin ["-s"]"#, e))
+        XCTAssertTrue(try T.eval(#""PATH" in process.envs"#, e))
+        XCTAssertTrue(try T.eval(#"event.service == "web" and evt.type == "exec""#, e))
+    }
+
+    func testIntegerAndBitwiseOperators() throws {
+        let e = T.open("/etc/shadow", flags: 0o1 | 0o100)
+        XCTAssertTrue(try T.eval("open.flags & O_CREAT > 0", e))
+        XCTAssertTrue(try T.eval("open.flags & (O_WRONLY|O_RDWR) > 0", e))
+        XCTAssertFalse(try T.eval("open.flags & O_TRUNC > 0", e))
+        XCTAssertTrue(try T.eval("open.flags ^ O_WRONLY == O_CREAT", e))
+        XCTAssertTrue(try T.eval("process.uid >= 1000 && process.uid <= 1000 && process.uid < 1001 && process.uid > 999", e))
+        XCTAssertTrue(try T.eval("process.uid in [0, 1000]", e))
+        XCTAssertTrue(try T.eval("process.uid not in [0, 1]", e))
+        XCTAssertTrue(try T.eval("process.uid + 1 == 1001 && process.uid - 1000 == 0", e))
+        XCTAssertTrue(try T.eval("1000 == process.uid", e))
+        XCTAssertTrue(try T.eval("999 < process.uid", e))
+        XCTAssertTrue(try T.eval("open.file.path.length == 11", e))
+    }
+
+    func testBooleansAndLogic() throws {
+        let e = T.open("/tmp/x")
+        XCTAssertTrue(try T.eval(#"!(open.file.path == "/etc") && not (open.file.name == "y")"#, e))
+        XCTAssertTrue(try T.eval(#"open.file.path == "/etc" || open.file.name == "x""#, e))
+        XCTAssertTrue(try T.eval(#"open.file.path == "/etc" or open.file.name == "x" and true"#, e))
+        XCTAssertTrue(try T.eval("open.file.in_upper_layer == false", e))
+        XCTAssertTrue(try T.eval("!open.file.in_upper_layer", e))
+    }
+
+    func testDurations() throws {
+        var p = T.process()
+        p.executable?.modificationTimeNs = 1_000_000_000_000 - 10_000_000_000  // 10 s before the event
+        let e = T.exec(parent: nil)
+        e.process?.executable?.modificationTimeNs = 1_000_000_000_000 - 10_000_000_000
+        XCTAssertTrue(try T.eval("process.file.modification_time < 30s", e))
+        XCTAssertFalse(try T.eval("process.file.modification_time < 5s", e))
+        XCTAssertTrue(try T.eval("process.file.modification_time > 1s", e))
+        XCTAssertTrue(try T.eval("container.created_at > 5m", e))
+        _ = p
+    }
+
+    func testConstantsAndIPs() throws {
+        XCTAssertEqual(SECLConstants.integers["O_CREAT"], 0o100)
+        XCTAssertEqual(SECLConstants.integers["SIGKILL"], 9)
+        XCTAssertEqual(SECLConstants.integers["PTRACE_ATTACH"], 16)
+        XCTAssertEqual(SECLConstants.integers["CAP_SYS_ADMIN"], 1 << 21)
+        XCTAssertEqual(SECLConstants.integers["BPF_PROG_LOAD"], 5)
+        XCTAssertEqual(SECLConstants.integers["AF_INET6"], 10)
+        let bind = Event(type: .bind, payload: .bind(BindPayload(family: 2, ip: "10.1.2.3", port: 80)))
+        XCTAssertTrue(try T.eval("bind.addr.ip in 10.0.0.0/8 && bind.addr.family == AF_INET", bind))
+        XCTAssertFalse(try T.eval("bind.addr.ip == 192.168.0.0/16", bind))
+        XCTAssertFalse(try T.eval("bind.addr.is_public", bind))
+        let v6 = Event(type: .bind, payload: .bind(BindPayload(family: 10, ip: "fe80::1", port: 80)))
+        XCTAssertTrue(try T.eval("bind.addr.ip in [fe80::/10, 10.0.0.0/8]", v6))
+    }
+
+    func testTypeErrorsHavePositions() {
+        for (expr, column) in [(#"exec.file.path == 1"#, 16), (#"open.flags == "x""#, 12), (#"exec.file.path > "a""#, 16)] {
+            XCTAssertThrowsError(try T.compile(expr), expr) { error in
+                guard let e = error as? SECLError else { return XCTFail("\(error)") }
+                XCTAssertEqual(e.position?.column, column, "\(expr): \(e)")
+            }
+        }
+        XCTAssertThrowsError(try T.compile("exec.file.path == ")) { XCTAssertTrue($0 is SECLError) }
+        XCTAssertThrowsError(try T.compile("unknownthing == 1")) { XCTAssertTrue($0 is SECLError) }
+        XCTAssertThrowsError(try T.compile(#"chmod.file.path == "x""#)) { XCTAssertTrue($0 is UnsupportedError) }
+        XCTAssertThrowsError(try T.compile(#"open.file.path == "x" && exec.file.path == "y""#)) { XCTAssertTrue($0 is SECLError) }
+    }
+
+    func testBucketsByEventType() throws {
+        XCTAssertEqual(try T.compile(#"open.file.path == "x""#).eventType, .open)
+        XCTAssertEqual(try T.compile(#"load_module.name == "x""#).eventType, .loadModule)
+        XCTAssertNil(try T.compile(#"process.comm == "x""#).eventType)
+    }
+
+    func testVariables() throws {
+        let vars = ["process.correlation_key": VariableInfo(type: .string, isArray: false),
+                    "cgroup.cats": VariableInfo(type: .string, isArray: true),
+                    "cgroup.count": VariableInfo(type: .int, isArray: false)]
+        let e = T.exec()
+        func ev(_ s: String) throws -> Bool { try T.compile(s, variables: vars).predicate(EvalContext(event: e)) }
+        XCTAssertTrue(try ev(#"exec.file.name == "ls" && ${process.correlation_key} in ["", ~"cgroup_*"]"#))
+        XCTAssertTrue(try ev(#"exec.file.name == "ls" && "aws" not in ${cgroup.cats}"#))
+        XCTAssertFalse(try ev(#"exec.file.name == "ls" && ${cgroup.count} >= 3"#))
+        XCTAssertTrue(try ev(#"exec.file.name == "ls" && ${process.pid} == 100"#))
+        XCTAssertTrue(try ev(#"exec.file.name == "ls" && process.args not in ${unknown.var}"#))
+    }
+}

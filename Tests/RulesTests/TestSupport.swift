@@ -1,0 +1,48 @@
+import XCTest
+@testable import AgentCore
+
+/// Builders shared by the rule tests.
+enum T {
+    static let registry = FieldRegistry()
+
+    static func compile(_ expr: String, macros: [String: String] = [:], variables: [String: VariableInfo] = [:]) throws -> ExpressionCompiler.Compiled {
+        try ExpressionCompiler(registry: registry, macros: macros, variables: variables).compile(expr)
+    }
+
+    static func eval(_ expr: String, _ event: Event, macros: [String: String] = [:]) throws -> Bool {
+        let c = try compile(expr, macros: macros)
+        let ctx = EvalContext(event: event)
+        return c.predicate(ctx)
+    }
+
+    static func chain() -> ProcessEntry {
+        let initP = ProcessEntry(pid: 1, comm: "systemd", executable: FileInfo(path: "/usr/lib/systemd/systemd"))
+        let git = ProcessEntry(pid: 50, ppid: 1, comm: "git", executable: FileInfo(path: "/usr/bin/git"), argv0: "git",
+                               args: ["clone", "--recursive", "https://x/y"], parent: initP)
+        let sh = ProcessEntry(pid: 60, ppid: 50, comm: "sh", executable: FileInfo(path: "/bin/sh"), argv0: "sh", args: ["-c", "make"], parent: git)
+        return sh
+    }
+
+    static func process(_ path: String = "/usr/bin/ls", args: [String] = [], parent: ProcessEntry? = T.chain()) -> ProcessEntry {
+        ProcessEntry(pid: 100, ppid: parent?.pid ?? 0, comm: FileInfo.baseName(of: path), executable: FileInfo(path: path, mode: 0o100755),
+                     argv0: FileInfo.baseName(of: path), args: args, envs: ["PATH=/bin", "DD_SERVICE=web"],
+                     credentials: Credentials(uid: 1000, gid: 1000, euid: 0), parent: parent)
+    }
+
+    static func exec(_ path: String = "/usr/bin/ls", args: [String] = [], parent: ProcessEntry? = T.chain()) -> Event {
+        let p = process(path, args: args, parent: parent)
+        return Event(type: .exec, timeNs: 1_000_000_000_000, pid: p.pid, process: p, payload: .exec(ExecPayload(
+            file: p.executable!, credentials: p.credentials, ppid: p.ppid, argv0: p.argv0, args: p.args, envs: p.envs)))
+    }
+
+    static func open(_ path: String, flags: UInt32 = 0, process: ProcessEntry = T.process()) -> Event {
+        Event(type: .open, timeNs: 1_000_000_000_000, pid: process.pid, process: process, payload: .open(OpenPayload(
+            file: FileInfo(path: path), flags: flags, mode: 0o644, dirfd: -100, syscall: .openat, userPath: path)))
+    }
+
+    static func fixture(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").appendingPathComponent(name).path
+    }
+
+    static let corpus = "/work/shared/corpus/datadog-default.policy"
+}

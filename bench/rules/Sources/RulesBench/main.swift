@@ -1,0 +1,91 @@
+import AgentCore
+import Foundation
+
+/// Typical events: what a host does all day (library loads, config reads, shells, tools).
+func builtinEvents() -> (open: [Event], exec: [Event]) {
+    let systemd = ProcessEntry(pid: 1, comm: "systemd", executable: FileInfo(path: "/usr/lib/systemd/systemd"), argv0: "/sbin/init")
+    let sshd = ProcessEntry(pid: 800, ppid: 1, comm: "sshd", executable: FileInfo(path: "/usr/sbin/sshd"), argv0: "sshd", args: ["-D"], parent: systemd)
+    let bash = ProcessEntry(pid: 1200, ppid: 800, comm: "bash", tty: "pts0", executable: FileInfo(path: "/usr/bin/bash"), argv0: "-bash", parent: sshd)
+    func proc(_ path: String, _ args: [String], parent: ProcessEntry = bash) -> ProcessEntry {
+        ProcessEntry(pid: 4242, ppid: parent.pid, comm: String(FileInfo.baseName(of: path).prefix(15)), tty: "pts0",
+                     executable: FileInfo(path: path, mode: 0o100755), argv0: FileInfo.baseName(of: path), args: args,
+                     envs: ["PATH=/usr/bin:/bin", "HOME=/home/alice", "TERM=xterm"],
+                     credentials: Credentials(uid: 1000, gid: 1000, euid: 1000, egid: 1000), parent: parent)
+    }
+    let now: UInt64 = 1_750_000_000_000_000_000
+    func exec(_ p: ProcessEntry) -> Event {
+        Event(type: .exec, timeNs: now, pid: p.pid, tid: p.pid, comm: p.comm, process: p, payload: .exec(ExecPayload(
+            file: p.executable ?? FileInfo(), credentials: p.credentials, ppid: p.ppid, argv0: p.argv0, args: p.args, envs: p.envs)))
+    }
+    let execs = [
+        exec(proc("/usr/bin/ls", ["-la", "/home/alice"])),
+        exec(proc("/usr/bin/git", ["status"])),
+        exec(proc("/usr/bin/grep", ["-r", "TODO", "."])),
+        exec(proc("/usr/bin/python3", ["manage.py", "runserver"])),
+        exec(proc("/usr/bin/cat", ["/etc/hostname"])),
+        exec(proc("/usr/bin/sh", ["-c", "make -j2"], parent: bash)),
+        exec(proc("/usr/bin/curl", ["-s", "https://example.com/"])),
+        exec(proc("/usr/bin/sudo", ["systemctl", "status", "nginx"])),
+    ]
+    let cat = proc("/usr/bin/cat", [])
+    let python = proc("/usr/bin/python3", ["app.py"])
+    func open(_ p: ProcessEntry, _ path: String, _ flags: UInt32) -> Event {
+        Event(type: .open, timeNs: now, pid: p.pid, tid: p.pid, comm: p.comm, process: p, payload: .open(OpenPayload(
+            file: FileInfo(path: path, mode: 0o100644), flags: flags, mode: 0, dirfd: -100, syscall: .openat, userPath: path)))
+    }
+    let opens = [
+        open(cat, "/etc/ld.so.cache", 0o2000000),
+        open(cat, "/usr/lib/x86_64-linux-gnu/libc.so.6", 0o2000000),
+        open(cat, "/etc/hostname", 0),
+        open(python, "/usr/lib/python3.12/os.py", 0),
+        open(python, "/proc/self/status", 0),
+        open(python, "/home/alice/app/data.json", 0o1 | 0o100 | 0o1000),
+        open(python, "/tmp/tmpabc123", 0o2 | 0o100 | 0o200),
+        open(bash, "/home/alice/.bash_history", 0o1 | 0o2000),
+        open(cat, "/etc/passwd", 0),
+        open(cat, "/usr/share/locale/locale.alias", 0o2000000),
+    ]
+    return (opens, execs)
+}
+
+func recordedEvents(_ path: String) -> (open: [Event], exec: [Event]) {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return ([], []) }
+    var opens: [Event] = []
+    var execs: [Event] = []
+    for line in text.split(separator: "\n") {
+        guard let e = try? EventJSONReader.event(fromLine: String(line)) else { continue }
+        if e.type == .open { opens.append(e) } else if e.type == .exec { execs.append(e) }
+    }
+    return (opens, execs)
+}
+
+func nowSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+let arguments = CommandLine.arguments
+let policy = arguments.count > 1 ? arguments[1] : "../../../shared/corpus/datadog-default.policy"
+let loaded = PolicyLoader().load(paths: [policy])
+if !loaded.fileErrors.isEmpty { print("error: \(loaded.fileErrors)"); exit(1) }
+let set = loaded.ruleSet
+let events = arguments.count > 2 ? recordedEvents(arguments[2]) : builtinEvents()
+print("policy: \(policy): \(set.rules.count) loaded rules (open \(set.rules(for: .open).count), exec \(set.rules(for: .exec).count))")
+
+let context = EvalContext()
+for (name, list) in [("open", events.open), ("exec", events.exec)] where !list.isEmpty {
+    var matches = 0
+    // Warm up (scratch buffers reach their capacity).
+    for e in list { matches &+= set.countMatches(e, context: context) }
+    var total = 0
+    let target = 2_000_000
+    let start = nowSeconds()
+    while total < target {
+        for e in list { matches &+= set.countMatches(e, context: context) }
+        total += list.count
+    }
+    let elapsed = nowSeconds() - start
+    let rate = Double(total) / elapsed
+    print(String(format: "%@: %d events in %.3f s: %.0f events/s (%.0f ns/event, %d matches)", name, total, elapsed, rate, elapsed / Double(total) * 1e9, matches))
+}
