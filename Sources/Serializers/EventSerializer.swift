@@ -11,18 +11,21 @@ public final class EventSerializer {
     /// bounds the walk should `parent` links ever form a cycle.
     public static let ancestorLimit = 64
 
-    private var writer = JSONWriter()
+    /// Serialized capability arrays by mask. Full-capability root processes spell out 41 names twice
+    /// per process object (about two thirds of an exec line); the distinct masks on a host are few.
+    private let caches = SerializerCaches()
 
-    public init() {
-        writer.bytes.reserveCapacity(8192)
-    }
+    public init() {}
 
     /// Appends exactly one JSON object and a `\n` to `buffer`.
     public func serialize(_ event: Event, context: AgentContext, into buffer: inout [UInt8]) {
-        // Write into the caller's storage directly; swapping avoids copying the output.
+        // Write into the caller's storage directly (moving it in and out avoids copying the output).
+        // The writing code lives on the JSONWriter value itself: going through a stored property of
+        // this class would add an exclusivity check to every token.
+        var writer = JSONWriter()
+        writer.caches = caches
         swap(&writer.bytes, &buffer)
-        writer.resetState()
-        writeEvent(event, context)
+        writer.writeEvent(event, context)
         writer.bytes.append(UInt8(ascii: "\n"))
         swap(&writer.bytes, &buffer)
     }
@@ -33,38 +36,41 @@ public final class EventSerializer {
         serialize(event, context: context, into: &bytes)
         return String(decoding: bytes, as: UTF8.self)
     }
+}
 
+// The event-to-JSON mapping, as mutating methods on the writer value.
+extension JSONWriter {
     // MARK: - Top level
 
-    private func writeEvent(_ event: Event, _ context: AgentContext) {
-        writer.beginObject()
+    fileprivate mutating func writeEvent(_ event: Event, _ context: AgentContext) {
+        self.beginObject()
 
-        writer.key("agent")
+        self.key("agent")
         writeAgent(context)
 
-        writer.key("title")
+        self.key("title")
         if let title = context.title {
-            writer.string(title)
+            self.string(title)
         } else {
-            writer.string(event.type.name + " event")
+            self.string(event.type.name + " event")
         }
 
-        writer.key("evt")
-        writer.beginObject()
-        writer.key("name")
-        writer.string(event.type.name)
-        writer.key("category")
-        writer.string(event.type.category)
-        writer.key("outcome")
-        writer.string(event.outcome.rawValue)
-        writer.key("async")
-        writer.bool(false)
-        writer.endObject()
+        self.key("evt")
+        self.beginObject()
+        self.key("name")
+        self.string(event.type.name)
+        self.key("category")
+        self.string(event.type.category)
+        self.key("outcome")
+        self.string(event.outcome.rawValue)
+        self.key("async")
+        self.bool(false)
+        self.endObject()
 
-        writer.key("date")
-        writer.rfc3339(nanoseconds: event.timeNs)
+        self.key("date")
+        self.rfc3339(nanoseconds: event.timeNs)
 
-        writer.key("process")
+        self.key("process")
         if let process = event.process {
             writeProcessContext(process, tid: event.tid)
         } else {
@@ -75,251 +81,251 @@ public final class EventSerializer {
 
         let process = event.process
         if let containerID = process?.containerID, !containerID.isEmpty {
-            writer.key("container")
+            self.key("container")
             writeContainer(containerID)
         }
         let cgroupID = event.cgroupID != 0 ? event.cgroupID : (process?.cgroupID ?? 0)
         if let path = process?.cgroupPath, !path.isEmpty {
-            writer.key("cgroup")
-            writer.beginObject()
-            writer.key("id")
-            writer.string(path)
-            writer.endObject()
+            self.key("cgroup")
+            self.beginObject()
+            self.key("id")
+            self.string(path)
+            self.endObject()
         } else if cgroupID != 0 {
-            writer.key("cgroup")
-            writer.beginObject()
-            writer.key("id")
-            writer.string(String(cgroupID))
-            writer.endObject()
+            self.key("cgroup")
+            self.beginObject()
+            self.key("id")
+            self.string(String(cgroupID))
+            self.endObject()
         }
 
-        writer.endObject()
+        self.endObject()
     }
 
-    private func writeAgent(_ context: AgentContext) {
-        writer.beginObject()
-        writer.key("rule_id")
-        writer.string(context.ruleID)
+    fileprivate mutating func writeAgent(_ context: AgentContext) {
+        self.beginObject()
+        self.key("rule_id")
+        self.string(context.ruleID)
         if let ruleVersion = context.ruleVersion {
-            writer.key("rule_version")
-            writer.string(ruleVersion)
+            self.key("rule_version")
+            self.string(ruleVersion)
         }
         if let policyName = context.policyName {
-            writer.key("policy_name")
-            writer.string(policyName)
+            self.key("policy_name")
+            self.string(policyName)
         }
         if let policyVersion = context.policyVersion {
-            writer.key("policy_version")
-            writer.string(policyVersion)
+            self.key("policy_version")
+            self.string(policyVersion)
         }
-        writer.key("version")
-        writer.string(context.version)
-        writer.key("os")
-        writer.string(context.os)
-        writer.key("arch")
-        writer.string(context.arch)
-        writer.key("origin")
-        writer.string(context.origin)
-        writer.endObject()
+        self.key("version")
+        self.string(context.version)
+        self.key("os")
+        self.string(context.os)
+        self.key("arch")
+        self.string(context.arch)
+        self.key("origin")
+        self.string(context.origin)
+        self.endObject()
     }
 
-    private func writeContainer(_ id: String) {
-        writer.beginObject()
-        writer.key("id")
-        writer.string(id)
-        writer.endObject()
+    fileprivate mutating func writeContainer(_ id: String) {
+        self.beginObject()
+        self.key("id")
+        self.string(id)
+        self.endObject()
     }
 
     // MARK: - Payloads
 
-    private func writePayload(_ event: Event) {
+    fileprivate mutating func writePayload(_ event: Event) {
         switch event.payload {
         case .exec(let exec):
-            writer.key("syscall")
-            writer.beginObject()
-            writer.key("exec")
-            writer.beginObject()
-            writer.key("path")
-            writer.string(event.process?.executable?.path ?? exec.file.path)
-            writer.endObject()
-            writer.endObject()
+            self.key("syscall")
+            self.beginObject()
+            self.key("exec")
+            self.beginObject()
+            self.key("path")
+            self.string(event.process?.executable?.path ?? exec.file.path)
+            self.endObject()
+            self.endObject()
 
         case .fork:
             break
 
         case .exit(let exit):
-            writer.key("exit")
-            writer.beginObject()
-            writer.key("cause")
-            writer.string(exit.cause.rawValue)
-            writer.key("code")
-            writer.int(exit.code)
-            writer.endObject()
+            self.key("exit")
+            self.beginObject()
+            self.key("cause")
+            self.string(exit.cause.rawValue)
+            self.key("code")
+            self.int(exit.code)
+            self.endObject()
 
         case .open(let open):
-            writer.key("file")
+            self.key("file")
             writeFile(open.file, openFlags: open.flags)
-            writer.key("syscall")
-            writer.beginObject()
-            writer.key("open")
-            writer.beginObject()
-            writer.key("path")
-            writer.string(open.userPath)
-            writer.key("flags")
-            writer.int(open.flags)
-            writer.key("mode")
-            writer.int(open.mode)
-            writer.key("dirfd")
-            writer.int(open.dirfd)
-            writer.endObject()
-            writer.endObject()
+            self.key("syscall")
+            self.beginObject()
+            self.key("open")
+            self.beginObject()
+            self.key("path")
+            self.string(open.userPath)
+            self.key("flags")
+            self.int(open.flags)
+            self.key("mode")
+            self.int(open.mode)
+            self.key("dirfd")
+            self.int(open.dirfd)
+            self.endObject()
+            self.endObject()
 
         case .mount(let mount):
-            writer.key("mount")
-            writer.beginObject()
-            writer.key("mount_id")
-            writer.int(mount.mountID)
-            writer.key("parent_mount_id")
-            writer.int(mount.parentMountID)
-            writer.key("bind_src_mount_id")
-            writer.int(mount.bindSourceMountID)
-            writer.key("device")
-            writer.int(mount.device)
-            writer.key("fs_type")
-            writer.string(mount.fsType)
-            writer.key("mountpoint.path")
-            writer.string(mount.mountpointPath)
-            writer.key("source.path")
-            writer.string(mount.sourcePath)
+            self.key("mount")
+            self.beginObject()
+            self.key("mount_id")
+            self.int(mount.mountID)
+            self.key("parent_mount_id")
+            self.int(mount.parentMountID)
+            self.key("bind_src_mount_id")
+            self.int(mount.bindSourceMountID)
+            self.key("device")
+            self.int(mount.device)
+            self.key("fs_type")
+            self.string(mount.fsType)
+            self.key("mountpoint.path")
+            self.string(mount.mountpointPath)
+            self.key("source.path")
+            self.string(mount.sourcePath)
             if let error = mount.mountpointPathError {
-                writer.key("mountpoint.path_error")
-                writer.string(error)
+                self.key("mountpoint.path_error")
+                self.string(error)
             }
             if let error = mount.sourcePathError {
-                writer.key("source.path_error")
-                writer.string(error)
+                self.key("source.path_error")
+                self.string(error)
             }
-            writer.endObject()
+            self.endObject()
 
         case .umount(let umount):
             // As Datadog's agent does: the unmounted mount is a `file` carrying `new_mount_id`. The
             // schema requires uid/gid on a file; a mount point has no meaningful owner here, so 0.
-            writer.key("file")
-            writer.beginObject()
+            self.key("file")
+            self.beginObject()
             if !umount.mountpointPath.isEmpty {
-                writer.key("path")
-                writer.string(umount.mountpointPath)
-                writer.key("name")
-                writer.string(FileInfo.baseName(of: umount.mountpointPath))
+                self.key("path")
+                self.string(umount.mountpointPath)
+                self.key("name")
+                self.string(FileInfo.baseName(of: umount.mountpointPath))
             }
-            writer.key("new_mount_id")
-            writer.int(umount.mountID)
-            writer.key("uid")
-            writer.int(0)
-            writer.key("gid")
-            writer.int(0)
-            writer.endObject()
+            self.key("new_mount_id")
+            self.int(umount.mountID)
+            self.key("uid")
+            self.int(0)
+            self.key("gid")
+            self.int(0)
+            self.endObject()
 
         case .bind(let bind):
-            writer.key("bind")
-            writer.beginObject()
-            writer.key("addr")
-            writer.beginObject()
-            writer.key("family")
-            writer.string(addressFamilyName(bind.family))
-            writer.key("ip")
-            writer.string(bind.ip)
-            writer.key("port")
-            writer.int(bind.port)
-            writer.endObject()
-            writer.endObject()
+            self.key("bind")
+            self.beginObject()
+            self.key("addr")
+            self.beginObject()
+            self.key("family")
+            self.string(addressFamilyName(bind.family))
+            self.key("ip")
+            self.string(bind.ip)
+            self.key("port")
+            self.int(bind.port)
+            self.endObject()
+            self.endObject()
             if !bind.unixPath.isEmpty {
                 // The schema's bind address has no path; the socket path goes in `file.path`. Owner
                 // fields are required by the schema and unknown for a socket name, hence 0.
-                writer.key("file")
-                writer.beginObject()
-                writer.key("path")
-                writer.string(bind.unixPath)
-                writer.key("name")
-                writer.string(FileInfo.baseName(of: bind.unixPath))
-                writer.key("uid")
-                writer.int(0)
-                writer.key("gid")
-                writer.int(0)
-                writer.endObject()
+                self.key("file")
+                self.beginObject()
+                self.key("path")
+                self.string(bind.unixPath)
+                self.key("name")
+                self.string(FileInfo.baseName(of: bind.unixPath))
+                self.key("uid")
+                self.int(0)
+                self.key("gid")
+                self.int(0)
+                self.endObject()
             }
 
         case .ptrace(let ptrace):
-            writer.key("ptrace")
-            writer.beginObject()
-            writer.key("request")
-            writer.string(ptraceRequestName(ptrace.request))
-            writer.key("address")
-            writer.hexString(ptrace.address)
-            writer.key("tracee")
+            self.key("ptrace")
+            self.beginObject()
+            self.key("request")
+            self.string(ptraceRequestName(ptrace.request))
+            self.key("address")
+            self.hexString(ptrace.address)
+            self.key("tracee")
             if let tracee = ptrace.tracee {
                 writeProcessContext(tracee, tid: nil)
             } else {
                 // Unresolved tracee: keep its pid; uid/gid are required by the schema.
                 writeMinimalProcess(pid: ptrace.traceePid, tid: nil, comm: nil, uid: 0, gid: 0)
             }
-            writer.endObject()
+            self.endObject()
 
         case .mmap(let mmap):
-            writer.key("mmap")
-            writer.beginObject()
-            writer.key("address")
-            writer.hexString(mmap.address)
-            writer.key("offset")
-            writer.int(mmap.offset)
-            writer.key("length")
-            writer.int(mmap.length)
-            writer.key("protection")
-            writer.string(protectionString(mmap.protection))
-            writer.key("flags")
-            writer.string(mmapFlagsString(mmap.flags))
-            writer.endObject()
+            self.key("mmap")
+            self.beginObject()
+            self.key("address")
+            self.hexString(mmap.address)
+            self.key("offset")
+            self.int(mmap.offset)
+            self.key("length")
+            self.int(mmap.length)
+            self.key("protection")
+            self.string(protectionString(mmap.protection))
+            self.key("flags")
+            self.string(mmapFlagsString(mmap.flags))
+            self.endObject()
             if let file = mmap.file {
-                writer.key("file")
+                self.key("file")
                 writeFile(file, openFlags: nil)
             }
 
         case .mprotect(let mprotect):
-            writer.key("mprotect")
-            writer.beginObject()
-            writer.key("vm_start")
-            writer.hexString(mprotect.vmStart)
-            writer.key("vm_end")
-            writer.hexString(mprotect.vmEnd)
-            writer.key("vm_protection")
-            writer.string(protectionString(mprotect.vmProtection))
-            writer.key("req_protection")
-            writer.string(protectionString(mprotect.reqProtection))
-            writer.endObject()
+            self.key("mprotect")
+            self.beginObject()
+            self.key("vm_start")
+            self.hexString(mprotect.vmStart)
+            self.key("vm_end")
+            self.hexString(mprotect.vmEnd)
+            self.key("vm_protection")
+            self.string(protectionString(mprotect.vmProtection))
+            self.key("req_protection")
+            self.string(protectionString(mprotect.reqProtection))
+            self.endObject()
 
         case .signal(let signal):
-            writer.key("signal")
-            writer.beginObject()
-            writer.key("type")
-            writer.string(signalName(signal.type))
-            writer.key("pid")
-            writer.int(signal.pid)
+            self.key("signal")
+            self.beginObject()
+            self.key("type")
+            self.string(signalName(signal.type))
+            self.key("pid")
+            self.int(signal.pid)
             if let target = signal.target {
-                writer.key("target")
+                self.key("target")
                 writeProcessContext(target, tid: nil)
             }
-            writer.endObject()
+            self.endObject()
 
         case .splice(let splice):
-            writer.key("splice")
-            writer.beginObject()
-            writer.key("pipe_entry_flag")
-            writer.string(pipeBufFlagsString(splice.pipeEntryFlag))
-            writer.key("pipe_exit_flag")
-            writer.string(pipeBufFlagsString(splice.pipeExitFlag))
-            writer.endObject()
+            self.key("splice")
+            self.beginObject()
+            self.key("pipe_entry_flag")
+            self.string(pipeBufFlagsString(splice.pipeEntryFlag))
+            self.key("pipe_exit_flag")
+            self.string(pipeBufFlagsString(splice.pipeExitFlag))
+            self.endObject()
             if let file = splice.file {
-                writer.key("file")
+                self.key("file")
                 writeFile(file, openFlags: nil)
             }
 
@@ -327,109 +333,110 @@ public final class EventSerializer {
             writeBPF(bpf)
 
         case .loadModule(let module):
-            writer.key("module")
-            writer.beginObject()
-            writer.key("name")
-            writer.string(module.name)
-            writer.key("loaded_from_memory")
-            writer.bool(module.loadedFromMemory)
-            writer.key("argv")
+            self.key("module")
+            self.beginObject()
+            self.key("name")
+            self.string(module.name)
+            self.key("loaded_from_memory")
+            self.bool(module.loadedFromMemory)
+            self.key("argv")
             writeStringArray(module.argv)
-            writer.key("args_truncated")
-            writer.bool(module.argsTruncated)
-            writer.endObject()
+            self.key("args_truncated")
+            self.bool(module.argsTruncated)
+            self.endObject()
             if let file = module.file {
-                writer.key("file")
+                self.key("file")
                 writeFile(file, openFlags: nil)
             }
 
         case .unloadModule(let module):
-            writer.key("module")
-            writer.beginObject()
-            writer.key("name")
-            writer.string(module.name)
-            writer.endObject()
+            self.key("module")
+            self.beginObject()
+            self.key("name")
+            self.string(module.name)
+            self.endObject()
         }
     }
 
-    private func writeBPF(_ bpf: BPFPayload) {
-        writer.key("bpf")
-        writer.beginObject()
-        writer.key("cmd")
-        writer.string(bpfCommandName(bpf.cmd))
+    fileprivate mutating func writeBPF(_ bpf: BPFPayload) {
+        self.key("bpf")
+        self.beginObject()
+        self.key("cmd")
+        self.string(bpfCommandName(bpf.cmd))
         if bpf.mapName != nil || bpf.mapType != nil {
-            writer.key("map")
-            writer.beginObject()
+            self.key("map")
+            self.beginObject()
             if let name = bpf.mapName {
-                writer.key("name")
-                writer.string(name)
+                self.key("name")
+                self.string(name)
             }
             if let type = bpf.mapType {
-                writer.key("map_type")
-                writer.string(bpfMapTypeName(type))
+                self.key("map_type")
+                self.string(bpfMapTypeName(type))
             }
-            writer.endObject()
+            self.endObject()
         }
         if bpf.progName != nil || bpf.progType != nil || bpf.attachType != nil || bpf.progTag != nil
             || !bpf.helpers.isEmpty
         {
-            writer.key("program")
-            writer.beginObject()
+            self.key("program")
+            self.beginObject()
             if let name = bpf.progName {
-                writer.key("name")
-                writer.string(name)
+                self.key("name")
+                self.string(name)
             }
             if let tag = bpf.progTag {
-                writer.key("tag")
-                writer.string(tag)
+                self.key("tag")
+                self.string(tag)
             }
             if let type = bpf.progType {
-                writer.key("program_type")
-                writer.string(bpfProgramTypeName(type))
+                self.key("program_type")
+                self.string(bpfProgramTypeName(type))
             }
             if let attach = bpf.attachType {
-                writer.key("attach_type")
-                writer.string(bpfAttachTypeName(attach))
+                self.key("attach_type")
+                self.string(bpfAttachTypeName(attach))
             }
             if !bpf.helpers.isEmpty {
-                writer.key("helpers")
-                writer.beginArray()
+                self.key("helpers")
+                self.beginArray()
                 for helper in bpf.helpers {
                     if Int(helper) < bpfHelperNames.count {
-                        writer.string(bpfHelperNames[Int(helper)])
+                        self.string(bpfHelperNames[Int(helper)])
                     } else {
-                        writer.string(bpfHelperName(helper))
+                        self.string(bpfHelperName(helper))
                     }
                 }
-                writer.endArray()
+                self.endArray()
             }
-            writer.endObject()
+            self.endObject()
         }
-        writer.endObject()
+        self.endObject()
     }
 
     // MARK: - Processes
 
     /// A `ProcessContext`: the process, its `parent` and its `ancestors` (parent first).
-    private func writeProcessContext(_ process: ProcessEntry, tid: UInt32?) {
-        writer.beginObject()
+    fileprivate mutating func writeProcessContext(_ process: ProcessEntry, tid: UInt32?) {
+        self.beginObject()
         writeProcessFields(process, tid: tid)
 
         if let parent = process.parent {
-            writer.key("parent")
+            self.key("parent")
             // The parent is also ancestors[0]: write it once and copy its bytes.
-            writer.separator()
-            let parentStart = writer.bytes.count
-            writer.beginObject()
+            self.separator()
+            let parentStart = self.bytes.count
+            self.beginObject()
             writeProcessFields(parent, tid: nil)
-            writer.endObject()
-            let parentEnd = writer.bytes.count
+            self.endObject()
+            let parentEnd = self.bytes.count
 
-            writer.key("ancestors")
-            writer.beginArray()
-            writer.separator()
-            writer.bytes.append(contentsOf: writer.bytes[parentStart..<parentEnd])
-            writer.needsComma = true
+            self.key("ancestors")
+            self.beginArray()
+            // Copy out first: appending a slice of the same array would make its storage shared
+            // and force a copy of the whole buffer.
+            let parentBytes = Array(self.bytes[parentStart..<parentEnd])
+            self.rawValue(parentBytes)
             var count = 1
             var current = parent.parent
             var truncated = false
@@ -438,101 +445,101 @@ public final class EventSerializer {
                     truncated = true
                     break
                 }
-                writer.beginObject()
+                self.beginObject()
                 writeProcessFields(ancestor, tid: nil)
-                writer.endObject()
+                self.endObject()
                 count += 1
                 current = ancestor.parent
             }
-            writer.endArray()
+            self.endArray()
             if truncated {
-                writer.key("truncated_ancestors")
-                writer.bool(true)
+                self.key("truncated_ancestors")
+                self.bool(true)
             }
         }
-        writer.endObject()
+        self.endObject()
     }
 
     /// The fields shared by `Process` and `ProcessContext`. `tid` is written only when known: an
     /// ancestor has no acting thread.
-    private func writeProcessFields(_ process: ProcessEntry, tid: UInt32?) {
+    fileprivate mutating func writeProcessFields(_ process: ProcessEntry, tid: UInt32?) {
         let credentials = process.credentials
-        writer.key("pid")
-        writer.int(process.pid)
-        writer.key("ppid")
-        writer.int(process.ppid)
+        self.key("pid")
+        self.int(process.pid)
+        self.key("ppid")
+        self.int(process.ppid)
         if let tid = tid {
-            writer.key("tid")
-            writer.int(tid)
+            self.key("tid")
+            self.int(tid)
         }
-        writer.key("uid")
-        writer.int(credentials.uid)
-        writer.key("gid")
-        writer.int(credentials.gid)
+        self.key("uid")
+        self.int(credentials.uid)
+        self.key("gid")
+        self.int(credentials.gid)
         if let user = credentials.user {
-            writer.key("user")
-            writer.string(user)
+            self.key("user")
+            self.string(user)
         }
         if let group = credentials.group {
-            writer.key("group")
-            writer.string(group)
+            self.key("group")
+            self.string(group)
         }
-        writer.key("comm")
-        writer.string(process.comm)
+        self.key("comm")
+        self.string(process.comm)
         if !process.tty.isEmpty {
-            writer.key("tty")
-            writer.string(process.tty)
+            self.key("tty")
+            self.string(process.tty)
         }
         if process.forkTimeNs != 0 {
-            writer.key("fork_time")
-            writer.rfc3339(nanoseconds: process.forkTimeNs)
+            self.key("fork_time")
+            self.rfc3339(nanoseconds: process.forkTimeNs)
         }
         if process.execTimeNs != 0 {
-            writer.key("exec_time")
-            writer.rfc3339(nanoseconds: process.execTimeNs)
+            self.key("exec_time")
+            self.rfc3339(nanoseconds: process.execTimeNs)
         }
         if process.exitTimeNs != 0 {
-            writer.key("exit_time")
-            writer.rfc3339(nanoseconds: process.exitTimeNs)
+            self.key("exit_time")
+            self.rfc3339(nanoseconds: process.exitTimeNs)
         }
-        writer.key("credentials")
+        self.key("credentials")
         writeCredentials(credentials)
         if let executable = process.executable {
-            writer.key("executable")
+            self.key("executable")
             writeFile(executable, openFlags: nil)
         }
         if let containerID = process.containerID, !containerID.isEmpty {
-            writer.key("container")
+            self.key("container")
             writeContainer(containerID)
         }
-        writer.key("argv0")
-        writer.string(process.argv0)
-        writer.key("args")
+        self.key("argv0")
+        self.string(process.argv0)
+        self.key("args")
         writeStringArray(process.args)
-        writer.key("args_truncated")
-        writer.bool(process.argsTruncated)
-        writer.key("envs")
+        self.key("args_truncated")
+        self.bool(process.argsTruncated)
+        self.key("envs")
         writeStringArray(process.envs)
-        writer.key("envs_truncated")
-        writer.bool(process.envsTruncated)
+        self.key("envs_truncated")
+        self.bool(process.envsTruncated)
         if process.isKworker {
-            writer.key("is_kworker")
-            writer.bool(true)
+            self.key("is_kworker")
+            self.bool(true)
         }
         if process.isExecChild {
-            writer.key("is_exec_child")
-            writer.bool(true)
+            self.key("is_exec_child")
+            self.bool(true)
         }
         if !process.source.isEmpty {
-            writer.key("source")
-            writer.string(process.source)
+            self.key("source")
+            self.string(process.source)
         }
     }
 
     /// The acting process could not be resolved: what the event itself says. The schema requires
     /// uid/gid; exec and fork carry the task's credentials, other events fall back to 0.
     /// (`event.processResolutionError` has no place in the schema's process object.)
-    private func writeUnresolvedProcess(_ event: Event) {
+    fileprivate mutating func writeUnresolvedProcess(_ event: Event) {
         var uid: UInt32 = 0
         var gid: UInt32 = 0
         var pid = event.pid
@@ -553,147 +560,165 @@ public final class EventSerializer {
         writeMinimalProcess(pid: pid, tid: tid, comm: event.comm, uid: uid, gid: gid)
     }
 
-    private func writeMinimalProcess(pid: UInt32, tid: UInt32?, comm: String?, uid: UInt32, gid: UInt32) {
-        writer.beginObject()
-        writer.key("pid")
-        writer.int(pid)
+    fileprivate mutating func writeMinimalProcess(pid: UInt32, tid: UInt32?, comm: String?, uid: UInt32, gid: UInt32) {
+        self.beginObject()
+        self.key("pid")
+        self.int(pid)
         if let tid = tid {
-            writer.key("tid")
-            writer.int(tid)
+            self.key("tid")
+            self.int(tid)
         }
-        writer.key("uid")
-        writer.int(uid)
-        writer.key("gid")
-        writer.int(gid)
+        self.key("uid")
+        self.int(uid)
+        self.key("gid")
+        self.int(gid)
         if let comm = comm {
-            writer.key("comm")
-            writer.string(comm)
+            self.key("comm")
+            self.string(comm)
         }
-        writer.endObject()
+        self.endObject()
     }
 
-    private func writeCredentials(_ credentials: Credentials) {
-        writer.beginObject()
-        writer.key("uid")
-        writer.int(credentials.uid)
+    fileprivate mutating func writeCredentials(_ credentials: Credentials) {
+        self.beginObject()
+        self.key("uid")
+        self.int(credentials.uid)
         if let user = credentials.user {
-            writer.key("user")
-            writer.string(user)
+            self.key("user")
+            self.string(user)
         }
-        writer.key("gid")
-        writer.int(credentials.gid)
+        self.key("gid")
+        self.int(credentials.gid)
         if let group = credentials.group {
-            writer.key("group")
-            writer.string(group)
+            self.key("group")
+            self.string(group)
         }
-        writer.key("euid")
-        writer.int(credentials.euid)
+        self.key("euid")
+        self.int(credentials.euid)
         if let euser = credentials.euser {
-            writer.key("euser")
-            writer.string(euser)
+            self.key("euser")
+            self.string(euser)
         }
-        writer.key("egid")
-        writer.int(credentials.egid)
+        self.key("egid")
+        self.int(credentials.egid)
         if let egroup = credentials.egroup {
-            writer.key("egroup")
-            writer.string(egroup)
+            self.key("egroup")
+            self.string(egroup)
         }
-        writer.key("fsuid")
-        writer.int(credentials.fsuid)
+        self.key("fsuid")
+        self.int(credentials.fsuid)
         if let fsuser = credentials.fsuser {
-            writer.key("fsuser")
-            writer.string(fsuser)
+            self.key("fsuser")
+            self.string(fsuser)
         }
-        writer.key("fsgid")
-        writer.int(credentials.fsgid)
+        self.key("fsgid")
+        self.int(credentials.fsgid)
         if let fsgroup = credentials.fsgroup {
-            writer.key("fsgroup")
-            writer.string(fsgroup)
+            self.key("fsgroup")
+            self.string(fsgroup)
         }
-        writer.key("auid")
-        writer.int(credentials.auid)
-        writer.key("cap_effective")
+        self.key("auid")
+        self.int(credentials.auid)
+        self.key("cap_effective")
         writeCapabilities(credentials.capEffective)
-        writer.key("cap_permitted")
+        self.key("cap_permitted")
         writeCapabilities(credentials.capPermitted)
-        writer.endObject()
+        self.endObject()
     }
 
-    private func writeCapabilities(_ mask: UInt64) {
-        writer.beginArray()
+    fileprivate mutating func writeCapabilities(_ mask: UInt64) {
+        if let cached = caches?.capabilities[mask] {
+            rawValue(cached)
+            return
+        }
+        separator()
+        needsComma = false
+        let valueStart = bytes.count
+        beginArray()
         var rest = mask
         while rest != 0 {
             let bit = rest.trailingZeroBitCount
             if bit < capabilityNameTable.count {
-                writer.string(capabilityNameTable[bit])
+                string(capabilityNameTable[bit])
             } else {
-                writer.string(capabilityName(bit))
+                string(capabilityName(bit))
             }
             rest &= rest &- 1
         }
-        writer.endArray()
+        endArray()
+        if let caches = caches {
+            if caches.capabilities.count >= SerializerCaches.capabilityLimit { caches.capabilities.removeAll() }
+            caches.capabilities[mask] = Array(bytes[valueStart...])
+        }
     }
 
     // MARK: - Files
 
     /// A `File` / `FileEvent` object. `openFlags` adds `flags` (open events only: the schema's `File`
     /// used for executables has the key too, but only open has flags to report).
-    private func writeFile(_ file: FileInfo, openFlags: UInt32?) {
-        writer.beginObject()
-        writer.key("path")
-        writer.string(file.path)
-        writer.key("name")
-        writer.string(file.name)
+    fileprivate mutating func writeFile(_ file: FileInfo, openFlags: UInt32?) {
+        self.beginObject()
+        self.key("path")
+        self.string(file.path)
+        self.key("name")
+        self.string(file.name)
         if let error = file.pathResolutionError {
-            writer.key("path_resolution_error")
-            writer.string(error)
+            self.key("path_resolution_error")
+            self.string(error)
         }
-        writer.key("inode")
-        writer.int(file.inode)
-        writer.key("mode")
-        writer.int(file.mode)
+        self.key("inode")
+        self.int(file.inode)
+        self.key("mode")
+        self.int(file.mode)
         if file.inUpperLayer {
-            writer.key("in_upper_layer")
-            writer.bool(true)
+            self.key("in_upper_layer")
+            self.bool(true)
         }
-        writer.key("mount_id")
-        writer.int(file.mountID)
+        self.key("mount_id")
+        self.int(file.mountID)
         if !file.filesystem.isEmpty {
-            writer.key("filesystem")
-            writer.string(file.filesystem)
+            self.key("filesystem")
+            self.string(file.filesystem)
         }
-        writer.key("uid")
-        writer.int(file.uid)
-        writer.key("gid")
-        writer.int(file.gid)
+        self.key("uid")
+        self.int(file.uid)
+        self.key("gid")
+        self.int(file.gid)
         if let user = file.user {
-            writer.key("user")
-            writer.string(user)
+            self.key("user")
+            self.string(user)
         }
         if let group = file.group {
-            writer.key("group")
-            writer.string(group)
+            self.key("group")
+            self.string(group)
         }
         if let flags = openFlags {
-            writer.key("flags")
-            writer.beginArray()
-            forEachOpenFlagName(flags, { writer.string($0) }, unknown: { writer.string(hexString($0)) })
-            writer.endArray()
+            self.key("flags")
+            self.beginArray()
+            forEachOpenFlagName(flags, { self.string($0) }, unknown: { self.hexString(UInt64($0)) })
+            self.endArray()
         }
         if file.modificationTimeNs != 0 {
-            writer.key("modification_time")
-            writer.rfc3339(nanoseconds: file.modificationTimeNs)
+            self.key("modification_time")
+            self.rfc3339(nanoseconds: file.modificationTimeNs)
         }
         if file.changeTimeNs != 0 {
-            writer.key("change_time")
-            writer.rfc3339(nanoseconds: file.changeTimeNs)
+            self.key("change_time")
+            self.rfc3339(nanoseconds: file.changeTimeNs)
         }
-        writer.endObject()
+        self.endObject()
     }
 
-    private func writeStringArray(_ values: [String]) {
-        writer.beginArray()
-        for value in values { writer.string(value) }
-        writer.endArray()
+    fileprivate mutating func writeStringArray(_ values: [String]) {
+        self.beginArray()
+        for value in values { self.string(value) }
+        self.endArray()
     }
+}
+
+/// Byte caches shared by the writers of one `EventSerializer`.
+final class SerializerCaches {
+    /// Bound on distinct capability masks kept; the cache is simply emptied when it is reached.
+    static let capabilityLimit = 256
+    var capabilities: [UInt64: [UInt8]] = [:]
 }

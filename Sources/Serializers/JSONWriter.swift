@@ -10,6 +10,8 @@ public struct JSONWriter {
     public var bytes: [UInt8]
     /// True when the previous token was a complete value, so the next key or element needs a comma.
     @usableFromInline var needsComma = false
+    /// Set by `EventSerializer` so repeated fragments are written from cached bytes.
+    var caches: SerializerCaches?
 
     public init(bytes: [UInt8] = []) {
         self.bytes = bytes
@@ -144,14 +146,29 @@ public struct JSONWriter {
             bytes.append(UInt8(truncatingIfNeeded: value) &+ 0x30)
             return
         }
-        let start = bytes.count
-        var rest = value
-        while rest != 0 {
-            let (quotient, digit) = rest.quotientAndRemainder(dividingBy: 10)
-            bytes.append(UInt8(truncatingIfNeeded: digit) &+ 0x30)
-            rest = quotient
+        var digits = 1
+        var probe = value / 10
+        while probe != 0 {
+            digits &+= 1
+            probe /= 10
         }
-        bytes[start...].reverse()
+        appendDigits(value, count: digits)
+    }
+
+    /// Appends the last `count` decimal digits of `value`, zero-padded. The digits are stored by index
+    /// into space appended first: mutating a slice of `bytes` (`bytes[a...].reverse()`) would go
+    /// through a temporary that shares the storage and copy the whole buffer each time.
+    @inlinable
+    mutating func appendDigits(_ value: UInt64, count: Int) {
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0x30, count: count))
+        var rest = value
+        var index = start + count - 1
+        while index >= start {
+            bytes[index] = UInt8(truncatingIfNeeded: rest % 10) &+ 0x30
+            rest /= 10
+            index -= 1
+        }
     }
 
     /// Writes `"…"` with JSON escaping. Runs of bytes that need no escaping are copied in one go;

@@ -35,13 +35,7 @@ extension JSONWriter {
     /// Zero-padded decimal of exactly `width` digits (the value always fits here).
     @inline(__always)
     mutating func appendPadded(_ value: UInt64, width: Int) {
-        let start = bytes.count
-        var rest = value
-        for _ in 0..<width {
-            bytes.append(UInt8(truncatingIfNeeded: rest % 10) &+ 0x30)
-            rest /= 10
-        }
-        bytes[start...].reverse()
+        appendDigits(value, count: width)
     }
 }
 
