@@ -3,8 +3,18 @@
 /// One context belongs to one thread at a time: the engine is not meant to be shared across threads
 /// without one context per thread.
 public final class EvalContext {
-    /// The event being evaluated.
-    public var event: Event
+    /// The event being evaluated. Setting it extracts the payload parts fields read, once per event,
+    /// so field reads project single values instead of copying payload structs.
+    public var event: Event {
+        didSet { prepare() }
+    }
+    /// The event's file (open, mmap, splice, load_module); `hasFile` false when there is none.
+    var file = FileInfo()
+    var hasFile = false
+    /// open: flags, mode and the path argument.
+    var openFlags: UInt32 = 0
+    var openMode: UInt32 = 0
+    var openUserPath = ""
     /// The ancestor the current iterator (`process.ancestors.*` or `process.ancestors[A]`) points at.
     var ancestor: ProcessEntry?
     /// Wall-clock "now" for duration comparisons: the event's time.
@@ -12,6 +22,27 @@ public final class EvalContext {
 
     public init(event: Event = Event(type: .exit, payload: .exit(ExitPayload(cause: .exited, code: 0)))) {
         self.event = event
+        prepare()
+    }
+
+    private func prepare() {
+        hasFile = false
+        switch event.payload {
+        case .open(let p):
+            file = p.file
+            hasFile = true
+            openFlags = p.flags
+            openMode = p.mode
+            openUserPath = p.userPath
+        case .mmap(let p):
+            if let f = p.file { file = f; hasFile = true }
+        case .splice(let p):
+            if let f = p.file { file = f; hasFile = true }
+        case .loadModule(let p):
+            if let f = p.file { file = f; hasFile = true }
+        default:
+            break
+        }
     }
 }
 

@@ -34,16 +34,12 @@ extension FieldRegistry {
     }
 
     private func addOpen() {
-        let open: (EvalContext) -> OpenPayload? = { ctx in
-            if case .open(let p) = ctx.event.payload { return p }
-            return nil
-        }
-        addFile(prefix: "open.file", eventType: .open, what: "opened file") { open($0)?.file }
-        add("open.flags", .int, .open, "Flags of the open call (O_CREAT, O_RDWR, ...)", accessor: Read.int { open($0).map { Int64($0.flags) } })
-        add("open.file.destination.mode", .int, .open, "Mode requested for a created file", accessor: Read.int { open($0).map { Int64($0.mode) } })
-        add("open.syscall.path", .string, .open, "Path argument as passed to the syscall", accessor: Read.string { open($0)?.userPath })
-        add("open.syscall.flags", .int, .open, "Flags argument of the syscall", accessor: Read.int { open($0).map { Int64($0.flags) } })
-        add("open.syscall.mode", .int, .open, "Mode argument of the syscall", accessor: Read.int { open($0).map { Int64($0.mode) } })
+        addFile(prefix: "open.file", eventType: .open, what: "opened file", source: .event)
+        add("open.flags", .int, .open, "Flags of the open call (O_CREAT, O_RDWR, ...)", accessor: Read.int { Int64($0.openFlags) })
+        add("open.file.destination.mode", .int, .open, "Mode requested for a created file", accessor: Read.int { Int64($0.openMode) })
+        add("open.syscall.path", .string, .open, "Path argument as passed to the syscall", accessor: Read.string { $0.openUserPath })
+        add("open.syscall.flags", .int, .open, "Flags argument of the syscall", accessor: Read.int { Int64($0.openFlags) })
+        add("open.syscall.mode", .int, .open, "Mode argument of the syscall", accessor: Read.int { Int64($0.openMode) })
     }
 
     private func addMounts() {
@@ -105,7 +101,7 @@ extension FieldRegistry {
             if case .mmap(let p) = ctx.event.payload { return p }
             return nil
         }
-        addFile(prefix: "mmap.file", eventType: .mmap, what: "mapped file") { mmap($0)?.file }
+        addFile(prefix: "mmap.file", eventType: .mmap, what: "mapped file", source: .event)
         add("mmap.protection", .int, .mmap, "Protection (PROT_READ, PROT_EXEC, ...)", accessor: Read.int { mmap($0).map { Int64($0.protection) } })
         add("mmap.flags", .int, .mmap, "mmap flags (MAP_SHARED, MAP_ANONYMOUS, ...)", accessor: Read.int { mmap($0).map { Int64($0.flags) } })
         add("mmap.length", .int, .mmap, "Length of the mapping", accessor: Read.int { mmap($0).map { Int64(bitPattern: $0.length) } })
@@ -122,7 +118,7 @@ extension FieldRegistry {
             if case .splice(let p) = ctx.event.payload { return p }
             return nil
         }
-        addFile(prefix: "splice.file", eventType: .splice, what: "spliced file") { splice($0)?.file }
+        addFile(prefix: "splice.file", eventType: .splice, what: "spliced file", source: .event)
         add("splice.pipe_entry_flag", .int, .splice, "Pipe buffer flags on entry", accessor: Read.int { splice($0).map { Int64($0.pipeEntryFlag) } })
         add("splice.pipe_exit_flag", .int, .splice, "Pipe buffer flags on exit", accessor: Read.int { splice($0).map { Int64($0.pipeExitFlag) } })
     }
@@ -153,7 +149,7 @@ extension FieldRegistry {
         add("load_module.args", .string, .loadModule, "Module parameters as one string", accessor: Read.joined { load($0)?.argv })
         add("load_module.argv", .string, .loadModule, "Module parameters", isArray: true, accessor: Read.strings { load($0)?.argv })
         add("load_module.args_truncated", .bool, .loadModule, "True when the parameters were truncated", accessor: Read.bool { load($0)?.argsTruncated })
-        addFile(prefix: "load_module.file", eventType: .loadModule, what: "module file") { load($0)?.file }
+        addFile(prefix: "load_module.file", eventType: .loadModule, what: "module file", source: .event)
         add("unload_module.name", .string, .unloadModule, "Name of the unloaded module", accessor: Read.string { ctx in
             if case .unloadModule(let p) = ctx.event.payload { return p.name }
             return nil

@@ -145,39 +145,70 @@ public final class FieldRegistry {
         i("exit_time", "Exit time", .time) { Int64(truncatingIfNeeded: $0.exitTimeNs) }
         s("user_session.k8s_username", "Kubernetes user session name (not tracked by the agent: empty)") { _ in nil }
         s("user_session.id", "User session id (not tracked by the agent: empty)") { _ in nil }
-        addFile(prefix: "\(prefix).file", eventType: eventType, iterates: iterates, what: "executable of the \(what)") {
-            proc($0)?.executable
-        }
+        addFile(prefix: "\(prefix).file", eventType: eventType, iterates: iterates, what: "executable of the \(what)", source: .executable(proc))
     }
 
     // MARK: - File fields
 
-    func addFile(prefix: String, eventType: EventType?, iterates: Bool = false, what: String, _ file: @escaping (EvalContext) -> FileInfo?) {
-        func s(_ n: String, _ d: String, path: Bool = false, _ get: @escaping (FileInfo) -> String?) {
-            add("\(prefix).\(n)", .string, eventType, "\(d) of the \(what)", isPath: path, iterates: iterates, accessor: Read.string { file($0).flatMap(get) })
+    /// Where a group of file fields reads from: the event's own file, or a process's executable.
+    enum FileSource {
+        case event
+        case executable((EvalContext) -> ProcessEntry?)
+    }
+
+    /// File fields. Each read projects one stored value (no copy of the whole `FileInfo`).
+    func addFile(prefix: String, eventType: EventType?, iterates: Bool = false, what: String, source: FileSource) {
+        func s(_ n: String, _ d: String, path: Bool = false, _ ev: @escaping (EvalContext) -> String?, _ ex: @escaping (ProcessEntry) -> String?) {
+            let accessor: FieldAccessor
+            switch source {
+            case .event: accessor = Read.string { $0.hasFile ? ev($0) : nil }
+            case .executable(let proc): accessor = Read.string { proc($0).flatMap(ex) }
+            }
+            add("\(prefix).\(n)", .string, eventType, "\(d) of the \(what)", isPath: path, iterates: iterates, accessor: accessor)
         }
-        func i(_ n: String, _ d: String, _ type: SECLType = .int, _ get: @escaping (FileInfo) -> Int64) {
-            add("\(prefix).\(n)", type, eventType, "\(d) of the \(what)", iterates: iterates, accessor: Read.int { file($0).map(get) })
+        func i(_ n: String, _ d: String, _ type: SECLType = .int, _ ev: @escaping (EvalContext) -> Int64, _ ex: @escaping (ProcessEntry) -> Int64?) {
+            let accessor: FieldAccessor
+            switch source {
+            case .event: accessor = Read.int { $0.hasFile ? ev($0) : nil }
+            case .executable(let proc): accessor = Read.int { proc($0).flatMap(ex) }
+            }
+            add("\(prefix).\(n)", type, eventType, "\(d) of the \(what)", iterates: iterates, accessor: accessor)
         }
-        s("path", "Path", path: true) { $0.path }
-        s("name", "Base name") { $0.name }
-        add("\(prefix).extension", .string, eventType, "Extension (after the last '.') of the \(what)", iterates: iterates, accessor: .string { ctx, body in
-            guard let f = file(ctx), let dot = f.name.lastIndex(of: "."), dot != f.name.startIndex else { return withEmpty(body) }
-            return withBytes(f.name[f.name.index(after: dot)...], body)
-        })
-        s("filesystem", "Filesystem type") { $0.filesystem }
-        s("user", "Owner name") { $0.user }
-        s("group", "Group name") { $0.group }
-        s("path_resolution_error", "Path resolution error") { $0.pathResolutionError }
-        i("inode", "Inode") { Int64(bitPattern: $0.inode) }
-        i("mode", "Mode (type and permission bits)") { Int64($0.mode) }
-        i("rights", "Permission bits") { Int64($0.mode & 0o7777) }
-        i("uid", "Owner uid") { Int64($0.uid) }
-        i("gid", "Owner gid") { Int64($0.gid) }
-        i("mount_id", "Mount id") { Int64($0.mountID) }
-        i("change_time", "Change time (ctime)", .time) { Int64(truncatingIfNeeded: $0.changeTimeNs) }
-        i("modification_time", "Modification time (mtime)", .time) { Int64(truncatingIfNeeded: $0.modificationTimeNs) }
-        add("\(prefix).in_upper_layer", .bool, eventType, "True when the \(what) is in an overlayfs upper layer", iterates: iterates,
-            accessor: Read.bool { file($0)?.inUpperLayer })
+        s("path", "Path", path: true, { $0.file.path }, { $0.executable?.path })
+        s("name", "Base name", { $0.file.name }, { $0.executable?.name })
+        s("filesystem", "Filesystem type", { $0.file.filesystem }, { $0.executable?.filesystem })
+        s("user", "Owner name", { $0.file.user }, { $0.executable?.user })
+        s("group", "Group name", { $0.file.group }, { $0.executable?.group })
+        s("path_resolution_error", "Path resolution error", { $0.file.pathResolutionError }, { $0.executable?.pathResolutionError })
+        i("inode", "Inode", .int, { Int64(bitPattern: $0.file.inode) }, { $0.executable.map { Int64(bitPattern: $0.inode) } })
+        i("mode", "Mode (type and permission bits)", .int, { Int64($0.file.mode) }, { $0.executable.map { Int64($0.mode) } })
+        i("rights", "Permission bits", .int, { Int64($0.file.mode & 0o7777) }, { $0.executable.map { Int64($0.mode & 0o7777) } })
+        i("uid", "Owner uid", .int, { Int64($0.file.uid) }, { $0.executable.map { Int64($0.uid) } })
+        i("gid", "Owner gid", .int, { Int64($0.file.gid) }, { $0.executable.map { Int64($0.gid) } })
+        i("mount_id", "Mount id", .int, { Int64($0.file.mountID) }, { $0.executable.map { Int64($0.mountID) } })
+        i("change_time", "Change time (ctime)", .time, { Int64(truncatingIfNeeded: $0.file.changeTimeNs) },
+          { $0.executable.map { Int64(truncatingIfNeeded: $0.changeTimeNs) } })
+        i("modification_time", "Modification time (mtime)", .time, { Int64(truncatingIfNeeded: $0.file.modificationTimeNs) },
+          { $0.executable.map { Int64(truncatingIfNeeded: $0.modificationTimeNs) } })
+        let upper: FieldAccessor
+        let ext: FieldAccessor
+        switch source {
+        case .event:
+            upper = Read.bool { $0.hasFile && $0.file.inUpperLayer }
+            ext = .string { ctx, body in ctx.hasFile ? FieldRegistry.withExtension(ctx.file.name, body) : withEmpty(body) }
+        case .executable(let proc):
+            upper = Read.bool { proc($0)?.executable?.inUpperLayer }
+            ext = .string { ctx, body in
+                guard let name = proc(ctx)?.executable?.name else { return withEmpty(body) }
+                return FieldRegistry.withExtension(name, body)
+            }
+        }
+        add("\(prefix).in_upper_layer", .bool, eventType, "True when the \(what) is in an overlayfs upper layer", iterates: iterates, accessor: upper)
+        add("\(prefix).extension", .string, eventType, "Extension (after the last '.') of the \(what)", iterates: iterates, accessor: ext)
+    }
+
+    static func withExtension(_ name: String, _ body: StringBody) -> Bool {
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return withEmpty(body) }
+        return withBytes(name[name.index(after: dot)...], body)
     }
 }
