@@ -43,34 +43,34 @@ extension JSONWriter {
     // MARK: - Top level
 
     fileprivate mutating func writeEvent(_ event: Event, _ context: AgentContext) {
-        self.beginObject()
+        beginObject()
 
-        self.key("agent")
+        key("agent")
         writeAgent(context)
 
-        self.key("title")
+        key("title")
         if let title = context.title {
-            self.string(title)
+            string(title)
         } else {
-            self.string(event.type.name + " event")
+            string(event.type.name + " event")
         }
 
-        self.key("evt")
-        self.beginObject()
-        self.key("name")
-        self.string(event.type.name)
-        self.key("category")
-        self.string(event.type.category)
-        self.key("outcome")
-        self.string(event.outcome.rawValue)
-        self.key("async")
-        self.bool(false)
-        self.endObject()
+        key("evt")
+        beginObject()
+        key("name")
+        string(event.type.name)
+        key("category")
+        string(event.type.category)
+        key("outcome")
+        string(event.outcome.rawValue)
+        key("async")
+        bool(false)
+        endObject()
 
-        self.key("date")
-        self.rfc3339(nanoseconds: event.timeNs)
+        key("date")
+        rfc3339(nanoseconds: event.timeNs)
 
-        self.key("process")
+        key("process")
         if let process = event.process {
             writeProcessContext(process, tid: event.tid)
         } else {
@@ -81,59 +81,59 @@ extension JSONWriter {
 
         let process = event.process
         if let containerID = process?.containerID, !containerID.isEmpty {
-            self.key("container")
+            key("container")
             writeContainer(containerID)
         }
         let cgroupID = event.cgroupID != 0 ? event.cgroupID : (process?.cgroupID ?? 0)
         if let path = process?.cgroupPath, !path.isEmpty {
-            self.key("cgroup")
-            self.beginObject()
-            self.key("id")
-            self.string(path)
-            self.endObject()
+            key("cgroup")
+            beginObject()
+            key("id")
+            string(path)
+            endObject()
         } else if cgroupID != 0 {
-            self.key("cgroup")
-            self.beginObject()
-            self.key("id")
-            self.string(String(cgroupID))
-            self.endObject()
+            key("cgroup")
+            beginObject()
+            key("id")
+            string(String(cgroupID))
+            endObject()
         }
 
-        self.endObject()
+        endObject()
     }
 
     fileprivate mutating func writeAgent(_ context: AgentContext) {
-        self.beginObject()
-        self.key("rule_id")
-        self.string(context.ruleID)
+        beginObject()
+        key("rule_id")
+        string(context.ruleID)
         if let ruleVersion = context.ruleVersion {
-            self.key("rule_version")
-            self.string(ruleVersion)
+            key("rule_version")
+            string(ruleVersion)
         }
         if let policyName = context.policyName {
-            self.key("policy_name")
-            self.string(policyName)
+            key("policy_name")
+            string(policyName)
         }
         if let policyVersion = context.policyVersion {
-            self.key("policy_version")
-            self.string(policyVersion)
+            key("policy_version")
+            string(policyVersion)
         }
-        self.key("version")
-        self.string(context.version)
-        self.key("os")
-        self.string(context.os)
-        self.key("arch")
-        self.string(context.arch)
-        self.key("origin")
-        self.string(context.origin)
-        self.endObject()
+        key("version")
+        string(context.version)
+        key("os")
+        string(context.os)
+        key("arch")
+        string(context.arch)
+        key("origin")
+        string(context.origin)
+        endObject()
     }
 
     fileprivate mutating func writeContainer(_ id: String) {
-        self.beginObject()
-        self.key("id")
-        self.string(id)
-        self.endObject()
+        beginObject()
+        key("id")
+        string(id)
+        endObject()
     }
 
     // MARK: - Payloads
@@ -141,191 +141,191 @@ extension JSONWriter {
     fileprivate mutating func writePayload(_ event: Event) {
         switch event.payload {
         case .exec(let exec):
-            self.key("syscall")
-            self.beginObject()
-            self.key("exec")
-            self.beginObject()
-            self.key("path")
-            self.string(event.process?.executable?.path ?? exec.file.path)
-            self.endObject()
-            self.endObject()
+            key("syscall")
+            beginObject()
+            key("exec")
+            beginObject()
+            key("path")
+            string(event.process?.executable?.path ?? exec.file.path)
+            endObject()
+            endObject()
 
         case .fork:
             break
 
         case .exit(let exit):
-            self.key("exit")
-            self.beginObject()
-            self.key("cause")
-            self.string(exit.cause.rawValue)
-            self.key("code")
-            self.int(exit.code)
-            self.endObject()
+            key("exit")
+            beginObject()
+            key("cause")
+            string(exit.cause.rawValue)
+            key("code")
+            int(exit.code)
+            endObject()
 
         case .open(let open):
-            self.key("file")
+            key("file")
             writeFile(open.file, openFlags: open.flags)
-            self.key("syscall")
-            self.beginObject()
-            self.key("open")
-            self.beginObject()
-            self.key("path")
-            self.string(open.userPath)
-            self.key("flags")
-            self.int(open.flags)
-            self.key("mode")
-            self.int(open.mode)
-            self.key("dirfd")
-            self.int(open.dirfd)
-            self.endObject()
-            self.endObject()
+            key("syscall")
+            beginObject()
+            key("open")
+            beginObject()
+            key("path")
+            string(open.userPath)
+            key("flags")
+            int(open.flags)
+            key("mode")
+            int(open.mode)
+            key("dirfd")
+            int(open.dirfd)
+            endObject()
+            endObject()
 
         case .mount(let mount):
-            self.key("mount")
-            self.beginObject()
-            self.key("mount_id")
-            self.int(mount.mountID)
-            self.key("parent_mount_id")
-            self.int(mount.parentMountID)
-            self.key("bind_src_mount_id")
-            self.int(mount.bindSourceMountID)
-            self.key("device")
-            self.int(mount.device)
-            self.key("fs_type")
-            self.string(mount.fsType)
-            self.key("mountpoint.path")
-            self.string(mount.mountpointPath)
-            self.key("source.path")
-            self.string(mount.sourcePath)
+            key("mount")
+            beginObject()
+            key("mount_id")
+            int(mount.mountID)
+            key("parent_mount_id")
+            int(mount.parentMountID)
+            key("bind_src_mount_id")
+            int(mount.bindSourceMountID)
+            key("device")
+            int(mount.device)
+            key("fs_type")
+            string(mount.fsType)
+            key("mountpoint.path")
+            string(mount.mountpointPath)
+            key("source.path")
+            string(mount.sourcePath)
             if let error = mount.mountpointPathError {
-                self.key("mountpoint.path_error")
-                self.string(error)
+                key("mountpoint.path_error")
+                string(error)
             }
             if let error = mount.sourcePathError {
-                self.key("source.path_error")
-                self.string(error)
+                key("source.path_error")
+                string(error)
             }
-            self.endObject()
+            endObject()
 
         case .umount(let umount):
             // As Datadog's agent does: the unmounted mount is a `file` carrying `new_mount_id`. The
             // schema requires uid/gid on a file; a mount point has no meaningful owner here, so 0.
-            self.key("file")
-            self.beginObject()
+            key("file")
+            beginObject()
             if !umount.mountpointPath.isEmpty {
-                self.key("path")
-                self.string(umount.mountpointPath)
-                self.key("name")
-                self.string(FileInfo.baseName(of: umount.mountpointPath))
+                key("path")
+                string(umount.mountpointPath)
+                key("name")
+                string(FileInfo.baseName(of: umount.mountpointPath))
             }
-            self.key("new_mount_id")
-            self.int(umount.mountID)
-            self.key("uid")
-            self.int(0)
-            self.key("gid")
-            self.int(0)
-            self.endObject()
+            key("new_mount_id")
+            int(umount.mountID)
+            key("uid")
+            int(0)
+            key("gid")
+            int(0)
+            endObject()
 
         case .bind(let bind):
-            self.key("bind")
-            self.beginObject()
-            self.key("addr")
-            self.beginObject()
-            self.key("family")
-            self.string(addressFamilyName(bind.family))
-            self.key("ip")
-            self.string(bind.ip)
-            self.key("port")
-            self.int(bind.port)
-            self.endObject()
-            self.endObject()
+            key("bind")
+            beginObject()
+            key("addr")
+            beginObject()
+            key("family")
+            string(addressFamilyName(bind.family))
+            key("ip")
+            string(bind.ip)
+            key("port")
+            int(bind.port)
+            endObject()
+            endObject()
             if !bind.unixPath.isEmpty {
                 // The schema's bind address has no path; the socket path goes in `file.path`. Owner
                 // fields are required by the schema and unknown for a socket name, hence 0.
-                self.key("file")
-                self.beginObject()
-                self.key("path")
-                self.string(bind.unixPath)
-                self.key("name")
-                self.string(FileInfo.baseName(of: bind.unixPath))
-                self.key("uid")
-                self.int(0)
-                self.key("gid")
-                self.int(0)
-                self.endObject()
+                key("file")
+                beginObject()
+                key("path")
+                string(bind.unixPath)
+                key("name")
+                string(FileInfo.baseName(of: bind.unixPath))
+                key("uid")
+                int(0)
+                key("gid")
+                int(0)
+                endObject()
             }
 
         case .ptrace(let ptrace):
-            self.key("ptrace")
-            self.beginObject()
-            self.key("request")
-            self.string(ptraceRequestName(ptrace.request))
-            self.key("address")
-            self.hexString(ptrace.address)
-            self.key("tracee")
+            key("ptrace")
+            beginObject()
+            key("request")
+            string(ptraceRequestName(ptrace.request))
+            key("address")
+            hexString(ptrace.address)
+            key("tracee")
             if let tracee = ptrace.tracee {
                 writeProcessContext(tracee, tid: nil)
             } else {
                 // Unresolved tracee: keep its pid; uid/gid are required by the schema.
                 writeMinimalProcess(pid: ptrace.traceePid, tid: nil, comm: nil, uid: 0, gid: 0)
             }
-            self.endObject()
+            endObject()
 
         case .mmap(let mmap):
-            self.key("mmap")
-            self.beginObject()
-            self.key("address")
-            self.hexString(mmap.address)
-            self.key("offset")
-            self.int(mmap.offset)
-            self.key("length")
-            self.int(mmap.length)
-            self.key("protection")
-            self.string(protectionString(mmap.protection))
-            self.key("flags")
-            self.string(mmapFlagsString(mmap.flags))
-            self.endObject()
+            key("mmap")
+            beginObject()
+            key("address")
+            hexString(mmap.address)
+            key("offset")
+            int(mmap.offset)
+            key("length")
+            int(mmap.length)
+            key("protection")
+            string(protectionString(mmap.protection))
+            key("flags")
+            string(mmapFlagsString(mmap.flags))
+            endObject()
             if let file = mmap.file {
-                self.key("file")
+                key("file")
                 writeFile(file, openFlags: nil)
             }
 
         case .mprotect(let mprotect):
-            self.key("mprotect")
-            self.beginObject()
-            self.key("vm_start")
-            self.hexString(mprotect.vmStart)
-            self.key("vm_end")
-            self.hexString(mprotect.vmEnd)
-            self.key("vm_protection")
-            self.string(protectionString(mprotect.vmProtection))
-            self.key("req_protection")
-            self.string(protectionString(mprotect.reqProtection))
-            self.endObject()
+            key("mprotect")
+            beginObject()
+            key("vm_start")
+            hexString(mprotect.vmStart)
+            key("vm_end")
+            hexString(mprotect.vmEnd)
+            key("vm_protection")
+            string(protectionString(mprotect.vmProtection))
+            key("req_protection")
+            string(protectionString(mprotect.reqProtection))
+            endObject()
 
         case .signal(let signal):
-            self.key("signal")
-            self.beginObject()
-            self.key("type")
-            self.string(signalName(signal.type))
-            self.key("pid")
-            self.int(signal.pid)
+            key("signal")
+            beginObject()
+            key("type")
+            string(signalName(signal.type))
+            key("pid")
+            int(signal.pid)
             if let target = signal.target {
-                self.key("target")
+                key("target")
                 writeProcessContext(target, tid: nil)
             }
-            self.endObject()
+            endObject()
 
         case .splice(let splice):
-            self.key("splice")
-            self.beginObject()
-            self.key("pipe_entry_flag")
-            self.string(pipeBufFlagsString(splice.pipeEntryFlag))
-            self.key("pipe_exit_flag")
-            self.string(pipeBufFlagsString(splice.pipeExitFlag))
-            self.endObject()
+            key("splice")
+            beginObject()
+            key("pipe_entry_flag")
+            string(pipeBufFlagsString(splice.pipeEntryFlag))
+            key("pipe_exit_flag")
+            string(pipeBufFlagsString(splice.pipeExitFlag))
+            endObject()
             if let file = splice.file {
-                self.key("file")
+                key("file")
                 writeFile(file, openFlags: nil)
             }
 
@@ -333,110 +333,108 @@ extension JSONWriter {
             writeBPF(bpf)
 
         case .loadModule(let module):
-            self.key("module")
-            self.beginObject()
-            self.key("name")
-            self.string(module.name)
-            self.key("loaded_from_memory")
-            self.bool(module.loadedFromMemory)
-            self.key("argv")
+            key("module")
+            beginObject()
+            key("name")
+            string(module.name)
+            key("loaded_from_memory")
+            bool(module.loadedFromMemory)
+            key("argv")
             writeStringArray(module.argv)
-            self.key("args_truncated")
-            self.bool(module.argsTruncated)
-            self.endObject()
+            key("args_truncated")
+            bool(module.argsTruncated)
+            endObject()
             if let file = module.file {
-                self.key("file")
+                key("file")
                 writeFile(file, openFlags: nil)
             }
 
         case .unloadModule(let module):
-            self.key("module")
-            self.beginObject()
-            self.key("name")
-            self.string(module.name)
-            self.endObject()
+            key("module")
+            beginObject()
+            key("name")
+            string(module.name)
+            endObject()
         }
     }
 
     fileprivate mutating func writeBPF(_ bpf: BPFPayload) {
-        self.key("bpf")
-        self.beginObject()
-        self.key("cmd")
-        self.string(bpfCommandName(bpf.cmd))
+        key("bpf")
+        beginObject()
+        key("cmd")
+        string(bpfCommandName(bpf.cmd))
         if bpf.mapName != nil || bpf.mapType != nil {
-            self.key("map")
-            self.beginObject()
+            key("map")
+            beginObject()
             if let name = bpf.mapName {
-                self.key("name")
-                self.string(name)
+                key("name")
+                string(name)
             }
             if let type = bpf.mapType {
-                self.key("map_type")
-                self.string(bpfMapTypeName(type))
+                key("map_type")
+                string(bpfMapTypeName(type))
             }
-            self.endObject()
+            endObject()
         }
         if bpf.progName != nil || bpf.progType != nil || bpf.attachType != nil || bpf.progTag != nil
             || !bpf.helpers.isEmpty
         {
-            self.key("program")
-            self.beginObject()
+            key("program")
+            beginObject()
             if let name = bpf.progName {
-                self.key("name")
-                self.string(name)
+                key("name")
+                string(name)
             }
             if let tag = bpf.progTag {
-                self.key("tag")
-                self.string(tag)
+                key("tag")
+                string(tag)
             }
             if let type = bpf.progType {
-                self.key("program_type")
-                self.string(bpfProgramTypeName(type))
+                key("program_type")
+                string(bpfProgramTypeName(type))
             }
             if let attach = bpf.attachType {
-                self.key("attach_type")
-                self.string(bpfAttachTypeName(attach))
+                key("attach_type")
+                string(bpfAttachTypeName(attach))
             }
             if !bpf.helpers.isEmpty {
-                self.key("helpers")
-                self.beginArray()
+                key("helpers")
+                beginArray()
                 for helper in bpf.helpers {
                     if Int(helper) < bpfHelperNames.count {
-                        self.string(bpfHelperNames[Int(helper)])
+                        string(bpfHelperNames[Int(helper)])
                     } else {
-                        self.string(bpfHelperName(helper))
+                        string(bpfHelperName(helper))
                     }
                 }
-                self.endArray()
+                endArray()
             }
-            self.endObject()
+            endObject()
         }
-        self.endObject()
+        endObject()
     }
 
     // MARK: - Processes
 
     /// A `ProcessContext`: the process, its `parent` and its `ancestors` (parent first).
     fileprivate mutating func writeProcessContext(_ process: ProcessEntry, tid: UInt32?) {
-        self.beginObject()
+        beginObject()
         writeProcessFields(process, tid: tid)
 
         if let parent = process.parent {
-            self.key("parent")
+            key("parent")
             // The parent is also ancestors[0]: write it once and copy its bytes.
-            self.separator()
-            let parentStart = self.bytes.count
-            self.beginObject()
-            writeProcessFields(parent, tid: nil)
-            self.endObject()
-            let parentEnd = self.bytes.count
+            separator()
+            let parentStart = bytes.count
+            writeAncestor(parent)
+            let parentEnd = bytes.count
 
-            self.key("ancestors")
-            self.beginArray()
+            key("ancestors")
+            beginArray()
             // Copy out first: appending a slice of the same array would make its storage shared
             // and force a copy of the whole buffer.
-            let parentBytes = Array(self.bytes[parentStart..<parentEnd])
-            self.rawValue(parentBytes)
+            let parentBytes = Array(bytes[parentStart..<parentEnd])
+            rawValue(parentBytes)
             var count = 1
             var current = parent.parent
             var truncated = false
@@ -445,94 +443,118 @@ extension JSONWriter {
                     truncated = true
                     break
                 }
-                self.beginObject()
-                writeProcessFields(ancestor, tid: nil)
-                self.endObject()
+                writeAncestor(ancestor)
                 count += 1
                 current = ancestor.parent
             }
-            self.endArray()
+            endArray()
             if truncated {
-                self.key("truncated_ancestors")
-                self.bool(true)
+                key("truncated_ancestors")
+                bool(true)
             }
         }
-        self.endObject()
+        endObject()
+    }
+
+    /// A `Process` object for a parent or ancestor. The same ancestors (shell, sshd, systemd) appear in
+    /// nearly every event, so their bytes are cached per entry and reused while the entry's
+    /// serialized fields are unchanged (entries are mutable: exit time, credentials, comm).
+    fileprivate mutating func writeAncestor(_ entry: ProcessEntry) {
+        guard let caches = caches else {
+            beginObject()
+            writeProcessFields(entry, tid: nil)
+            endObject()
+            return
+        }
+        let fingerprint = ProcessFingerprint(entry)
+        let id = ObjectIdentifier(entry)
+        if let cached = caches.ancestors[id], cached.entry === entry, cached.fingerprint == fingerprint {
+            rawValue(cached.bytes)
+            return
+        }
+        separator()
+        needsComma = false
+        let start = bytes.count
+        beginObject()
+        writeProcessFields(entry, tid: nil)
+        endObject()
+        if caches.ancestors.count >= SerializerCaches.ancestorLimit { caches.ancestors.removeAll() }
+        caches.ancestors[id] = CachedProcess(entry: entry, fingerprint: fingerprint, bytes: Array(bytes[start...]))
     }
 
     /// The fields shared by `Process` and `ProcessContext`. `tid` is written only when known: an
     /// ancestor has no acting thread.
     fileprivate mutating func writeProcessFields(_ process: ProcessEntry, tid: UInt32?) {
         let credentials = process.credentials
-        self.key("pid")
-        self.int(process.pid)
-        self.key("ppid")
-        self.int(process.ppid)
+        key("pid")
+        int(process.pid)
+        key("ppid")
+        int(process.ppid)
         if let tid = tid {
-            self.key("tid")
-            self.int(tid)
+            key("tid")
+            int(tid)
         }
-        self.key("uid")
-        self.int(credentials.uid)
-        self.key("gid")
-        self.int(credentials.gid)
+        key("uid")
+        int(credentials.uid)
+        key("gid")
+        int(credentials.gid)
         if let user = credentials.user {
-            self.key("user")
-            self.string(user)
+            key("user")
+            string(user)
         }
         if let group = credentials.group {
-            self.key("group")
-            self.string(group)
+            key("group")
+            string(group)
         }
-        self.key("comm")
-        self.string(process.comm)
+        key("comm")
+        string(process.comm)
         if !process.tty.isEmpty {
-            self.key("tty")
-            self.string(process.tty)
+            key("tty")
+            string(process.tty)
         }
         if process.forkTimeNs != 0 {
-            self.key("fork_time")
-            self.rfc3339(nanoseconds: process.forkTimeNs)
+            key("fork_time")
+            rfc3339(nanoseconds: process.forkTimeNs)
         }
         if process.execTimeNs != 0 {
-            self.key("exec_time")
-            self.rfc3339(nanoseconds: process.execTimeNs)
+            key("exec_time")
+            rfc3339(nanoseconds: process.execTimeNs)
         }
         if process.exitTimeNs != 0 {
-            self.key("exit_time")
-            self.rfc3339(nanoseconds: process.exitTimeNs)
+            key("exit_time")
+            rfc3339(nanoseconds: process.exitTimeNs)
         }
-        self.key("credentials")
+        key("credentials")
         writeCredentials(credentials)
         if let executable = process.executable {
-            self.key("executable")
+            key("executable")
             writeFile(executable, openFlags: nil)
         }
         if let containerID = process.containerID, !containerID.isEmpty {
-            self.key("container")
+            key("container")
             writeContainer(containerID)
         }
-        self.key("argv0")
-        self.string(process.argv0)
-        self.key("args")
+        key("argv0")
+        string(process.argv0)
+        key("args")
         writeStringArray(process.args)
-        self.key("args_truncated")
-        self.bool(process.argsTruncated)
-        self.key("envs")
+        key("args_truncated")
+        bool(process.argsTruncated)
+        key("envs")
         writeStringArray(process.envs)
-        self.key("envs_truncated")
-        self.bool(process.envsTruncated)
+        key("envs_truncated")
+        bool(process.envsTruncated)
         if process.isKworker {
-            self.key("is_kworker")
-            self.bool(true)
+            key("is_kworker")
+            bool(true)
         }
         if process.isExecChild {
-            self.key("is_exec_child")
-            self.bool(true)
+            key("is_exec_child")
+            bool(true)
         }
         if !process.source.isEmpty {
-            self.key("source")
-            self.string(process.source)
+            key("source")
+            string(process.source)
         }
     }
 
@@ -561,69 +583,69 @@ extension JSONWriter {
     }
 
     fileprivate mutating func writeMinimalProcess(pid: UInt32, tid: UInt32?, comm: String?, uid: UInt32, gid: UInt32) {
-        self.beginObject()
-        self.key("pid")
-        self.int(pid)
+        beginObject()
+        key("pid")
+        int(pid)
         if let tid = tid {
-            self.key("tid")
-            self.int(tid)
+            key("tid")
+            int(tid)
         }
-        self.key("uid")
-        self.int(uid)
-        self.key("gid")
-        self.int(gid)
+        key("uid")
+        int(uid)
+        key("gid")
+        int(gid)
         if let comm = comm {
-            self.key("comm")
-            self.string(comm)
+            key("comm")
+            string(comm)
         }
-        self.endObject()
+        endObject()
     }
 
     fileprivate mutating func writeCredentials(_ credentials: Credentials) {
-        self.beginObject()
-        self.key("uid")
-        self.int(credentials.uid)
+        beginObject()
+        key("uid")
+        int(credentials.uid)
         if let user = credentials.user {
-            self.key("user")
-            self.string(user)
+            key("user")
+            string(user)
         }
-        self.key("gid")
-        self.int(credentials.gid)
+        key("gid")
+        int(credentials.gid)
         if let group = credentials.group {
-            self.key("group")
-            self.string(group)
+            key("group")
+            string(group)
         }
-        self.key("euid")
-        self.int(credentials.euid)
+        key("euid")
+        int(credentials.euid)
         if let euser = credentials.euser {
-            self.key("euser")
-            self.string(euser)
+            key("euser")
+            string(euser)
         }
-        self.key("egid")
-        self.int(credentials.egid)
+        key("egid")
+        int(credentials.egid)
         if let egroup = credentials.egroup {
-            self.key("egroup")
-            self.string(egroup)
+            key("egroup")
+            string(egroup)
         }
-        self.key("fsuid")
-        self.int(credentials.fsuid)
+        key("fsuid")
+        int(credentials.fsuid)
         if let fsuser = credentials.fsuser {
-            self.key("fsuser")
-            self.string(fsuser)
+            key("fsuser")
+            string(fsuser)
         }
-        self.key("fsgid")
-        self.int(credentials.fsgid)
+        key("fsgid")
+        int(credentials.fsgid)
         if let fsgroup = credentials.fsgroup {
-            self.key("fsgroup")
-            self.string(fsgroup)
+            key("fsgroup")
+            string(fsgroup)
         }
-        self.key("auid")
-        self.int(credentials.auid)
-        self.key("cap_effective")
+        key("auid")
+        int(credentials.auid)
+        key("cap_effective")
         writeCapabilities(credentials.capEffective)
-        self.key("cap_permitted")
+        key("cap_permitted")
         writeCapabilities(credentials.capPermitted)
-        self.endObject()
+        endObject()
     }
 
     fileprivate mutating func writeCapabilities(_ mask: UInt64) {
@@ -657,62 +679,62 @@ extension JSONWriter {
     /// A `File` / `FileEvent` object. `openFlags` adds `flags` (open events only: the schema's `File`
     /// used for executables has the key too, but only open has flags to report).
     fileprivate mutating func writeFile(_ file: FileInfo, openFlags: UInt32?) {
-        self.beginObject()
-        self.key("path")
-        self.string(file.path)
-        self.key("name")
-        self.string(file.name)
+        beginObject()
+        key("path")
+        string(file.path)
+        key("name")
+        string(file.name)
         if let error = file.pathResolutionError {
-            self.key("path_resolution_error")
-            self.string(error)
+            key("path_resolution_error")
+            string(error)
         }
-        self.key("inode")
-        self.int(file.inode)
-        self.key("mode")
-        self.int(file.mode)
+        key("inode")
+        int(file.inode)
+        key("mode")
+        int(file.mode)
         if file.inUpperLayer {
-            self.key("in_upper_layer")
-            self.bool(true)
+            key("in_upper_layer")
+            bool(true)
         }
-        self.key("mount_id")
-        self.int(file.mountID)
+        key("mount_id")
+        int(file.mountID)
         if !file.filesystem.isEmpty {
-            self.key("filesystem")
-            self.string(file.filesystem)
+            key("filesystem")
+            string(file.filesystem)
         }
-        self.key("uid")
-        self.int(file.uid)
-        self.key("gid")
-        self.int(file.gid)
+        key("uid")
+        int(file.uid)
+        key("gid")
+        int(file.gid)
         if let user = file.user {
-            self.key("user")
-            self.string(user)
+            key("user")
+            string(user)
         }
         if let group = file.group {
-            self.key("group")
-            self.string(group)
+            key("group")
+            string(group)
         }
         if let flags = openFlags {
-            self.key("flags")
-            self.beginArray()
-            forEachOpenFlagName(flags, { self.string($0) }, unknown: { self.hexString(UInt64($0)) })
-            self.endArray()
+            key("flags")
+            beginArray()
+            forEachOpenFlagName(flags, { string($0) }, unknown: { hexString(UInt64($0)) })
+            endArray()
         }
         if file.modificationTimeNs != 0 {
-            self.key("modification_time")
-            self.rfc3339(nanoseconds: file.modificationTimeNs)
+            key("modification_time")
+            rfc3339(nanoseconds: file.modificationTimeNs)
         }
         if file.changeTimeNs != 0 {
-            self.key("change_time")
-            self.rfc3339(nanoseconds: file.changeTimeNs)
+            key("change_time")
+            rfc3339(nanoseconds: file.changeTimeNs)
         }
-        self.endObject()
+        endObject()
     }
 
     fileprivate mutating func writeStringArray(_ values: [String]) {
-        self.beginArray()
-        for value in values { self.string(value) }
-        self.endArray()
+        beginArray()
+        for value in values { string(value) }
+        endArray()
     }
 }
 
@@ -721,4 +743,59 @@ final class SerializerCaches {
     /// Bound on distinct capability masks kept; the cache is simply emptied when it is reached.
     static let capabilityLimit = 256
     var capabilities: [UInt64: [UInt8]] = [:]
+    /// Bound on cached ancestor objects; emptied when reached, which also drops the strong references
+    /// that keep cached entries (and so their ObjectIdentifiers) alive.
+    static let ancestorLimit = 4096
+    var ancestors: [ObjectIdentifier: CachedProcess] = [:]
+}
+
+struct CachedProcess {
+    /// Held strongly so the ObjectIdentifier key cannot be reused by a new entry while cached.
+    let entry: ProcessEntry
+    let fingerprint: ProcessFingerprint
+    let bytes: [UInt8]
+}
+
+/// Everything `writeProcessFields` reads from an entry except `tid`. Copies share storage with the
+/// entry's strings and arrays, so comparing an unchanged entry is mostly identity checks.
+struct ProcessFingerprint: Equatable {
+    let pid: UInt32
+    let ppid: UInt32
+    let comm: String
+    let tty: String
+    let forkTimeNs: UInt64
+    let execTimeNs: UInt64
+    let exitTimeNs: UInt64
+    let credentials: Credentials
+    let executable: FileInfo?
+    let containerID: String?
+    let argv0: String
+    let args: [String]
+    let argsTruncated: Bool
+    let envs: [String]
+    let envsTruncated: Bool
+    let isKworker: Bool
+    let isExecChild: Bool
+    let source: String
+
+    init(_ entry: ProcessEntry) {
+        pid = entry.pid
+        ppid = entry.ppid
+        comm = entry.comm
+        tty = entry.tty
+        forkTimeNs = entry.forkTimeNs
+        execTimeNs = entry.execTimeNs
+        exitTimeNs = entry.exitTimeNs
+        credentials = entry.credentials
+        executable = entry.executable
+        containerID = entry.containerID
+        argv0 = entry.argv0
+        args = entry.args
+        argsTruncated = entry.argsTruncated
+        envs = entry.envs
+        envsTruncated = entry.envsTruncated
+        isKworker = entry.isKworker
+        isExecChild = entry.isExecChild
+        source = entry.source
+    }
 }

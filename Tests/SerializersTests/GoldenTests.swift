@@ -112,6 +112,23 @@ final class GoldenTests: XCTestCase {
         SchemaValidation.assertValid(lines: lines)
     }
 
+    func testCachedAncestorsFollowMutations() throws {
+        let serializer = EventSerializer()
+        let event = Fixtures.exec()
+        let first = serializer.line(event, context: Fixtures.context)
+        XCTAssertEqual(serializer.line(event, context: Fixtures.context), first)
+        let grandparent = try XCTUnwrap(event.process?.parent?.parent)
+        grandparent.comm = "renamed"
+        grandparent.exitTimeNs = Fixtures.eventTime
+        grandparent.credentials.euid = 0
+        grandparent.credentials.uid = 1234
+        let second = serializer.line(event, context: Fixtures.context)
+        XCTAssertNotEqual(second, first)
+        XCTAssertEqual(second, EventSerializer().line(event, context: Fixtures.context))
+        XCTAssertTrue(second.contains(#""comm":"renamed""#))
+        SchemaValidation.assertValid(lines: [first, second])
+    }
+
     func testSerializeAppendsToExistingBuffer() {
         let serializer = EventSerializer()
         var buffer: [UInt8] = Array("previous\n".utf8)
