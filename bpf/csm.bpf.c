@@ -19,5 +19,11 @@
 #include "probes/open.bpf.c"
 /* issue 4: mount, umount, bind, load_module, unload_module */
 /* issue 4: ptrace, signal, mmap, mprotect, splice, bpf */
+#include "lib/pending_args.h"
+#include "probes/ptrace.bpf.c"
+#include "probes/signal.bpf.c"
+#include "probes/mmap.bpf.c"
+#include "probes/splice.bpf.c"
+#include "probes/bpf.bpf.c"
 
 char LICENSE[] SEC("license") = "GPL";

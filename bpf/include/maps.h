@@ -73,4 +73,57 @@ struct {
 	__type(value, struct pending_open);
 } pending_opens SEC(".maps");
 
+/* issue 4 (ptrace, signal, mmap, mprotect, splice): arguments of these syscalls saved at sys_enter
+ * and consumed at sys_exit, keyed by pid_tgid. One map serves the five hooks (a thread is in one
+ * syscall at a time; `kind` says whose entry it is). LRU for the same reason as pending_opens. */
+struct pm_pending {
+	__u32 kind;       /* CSM_EVENT_* of the syscall that saved it */
+	__u32 aux;        /* per hook: syscall variant, pm flags */
+	__u64 args[6];
+	__u64 extra[3];   /* per hook: VMA bounds and protection (mprotect), pipe entry flag (splice) */
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct pm_pending);
+} pm_pending SEC(".maps");
+
+/* issue 4 (bpf): what bpf(2) was asked at sys_enter (attr fields, helper bitmap), keyed by pid_tgid. */
+struct bpf_pending {
+	__u32 cmd;
+	__u32 pm_flags;
+	__u32 map_type;
+	__u32 prog_type;
+	__u32 attach_type;
+	__u32 insn_cnt;
+	char map_name[CSM_BPF_OBJ_NAME_LEN];
+	char prog_name[CSM_BPF_OBJ_NAME_LEN];
+	__u64 helpers[CSM_BPF_HELPER_BITMAP_WORDS];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, struct bpf_pending);
+} bpf_pending SEC(".maps");
+
+/* issue 4 (bpf): state of the helper-call scan of BPF_PROG_LOAD instructions (bpf_loop callback
+ * state lives here, not on the stack), with one chunk of instructions copied from user memory. */
+#define CSM_BPF_SCAN_CHUNK 64
+struct bpf_insn_scan {
+	__u64 insns;      /* const struct bpf_insn __user * */
+	__u32 insn_cnt;   /* instructions to scan (already bounded) */
+	__u32 failed;
+	__u64 helpers[CSM_BPF_HELPER_BITMAP_WORDS];
+	/* One chunk, then as much slack: a length masked with (2 * chunk bytes - 1) stays inside. */
+	__u64 chunk[2 * CSM_BPF_SCAN_CHUNK];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpf_insn_scan);
+} bpf_insn_scan SEC(".maps");
+
 #endif /* CSM_MAPS_H */
