@@ -26,4 +26,16 @@
 #include "probes/splice.bpf.c"
 #include "probes/bpf.bpf.c"
 
+/* Anchors every record type in the object's BTF (clang emits full types only for what a global holds
+ * by value; through a pointer they become forward declarations), so that
+ * Tests/ProbesTests/LayoutTests can compare clang's layout with Swift's. Never used; ~1 KiB of .bss. */
+#define CSM_LAYOUT_ANCHOR(type) struct type csm_layout_##type __attribute__((unused))
+CSM_LAYOUT_ANCHOR(csm_event_header);
+CSM_LAYOUT_ANCHOR(csm_credentials);
+CSM_LAYOUT_ANCHOR(csm_file);
+CSM_LAYOUT_ANCHOR(csm_exec_event);
+CSM_LAYOUT_ANCHOR(csm_fork_event);
+CSM_LAYOUT_ANCHOR(csm_exit_event);
+CSM_LAYOUT_ANCHOR(csm_open_event);
+
 char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,194 @@
+import AgentCore
+import CLibBPF
+@testable import Probes
+import XCTest
+
+/// Decoding records built byte by byte, as the kernel side lays them out.
+final class RecordDecoderTests: XCTestCase {
+    let decoder = RecordDecoder(clock: BootClock(offsetNs: 1_000_000_000))
+
+    private func header(_ type: csm_event_type, pid: UInt32 = 42, comm: String = "tester") -> csm_event_header {
+        var header = csm_event_header()
+        header.type = type.rawValue
+        header.timestamp_ns = 5_000
+        header.pid = pid
+        header.tid = pid + 1
+        header.cgroup_id = 77
+        withUnsafeMutableBytes(of: &header.comm) { raw in
+            raw.copyBytes(from: Array(comm.utf8.prefix(15)))
+        }
+        return header
+    }
+
+    /// The fixed part followed by its data, with `hdr.size` set to the total.
+    private func record<T>(_ fixed: T, data: [UInt8], sizeOverride: UInt32? = nil) -> [UInt8] {
+        var bytes = withUnsafeBytes(of: fixed) { Array($0) } + data
+        let size = sizeOverride ?? UInt32(bytes.count)
+        withUnsafeBytes(of: size) { raw in bytes.replaceSubrange(4..<8, with: raw) }
+        return bytes
+    }
+
+    private func decode(_ bytes: [UInt8]) throws -> Event {
+        try bytes.withUnsafeBytes { try decoder.decode($0) }
+    }
+
+    func testOpenSuccess() throws {
+        var fixed = csm_open_event()
+        fixed.hdr = header(CSM_EVENT_OPEN)
+        fixed.retval = 3
+        fixed.flags = 0o100 | 0o1 // O_CREAT | O_WRONLY
+        fixed.mode = 0o644
+        fixed.dirfd = -100
+        fixed.syscall = UInt32(CSM_SYS_OPENAT.rawValue)
+        fixed.file.inode = 1234
+        fixed.file.mode = 0o100644
+        fixed.file.mount_id = 9
+        let path = Array("/etc/passwd".utf8)
+        let user = Array("passwd".utf8)
+        fixed.file.path_len = UInt16(path.count)
+        fixed.user_path_len = UInt32(user.count)
+
+        let event = try decode(record(fixed, data: path + user))
+        XCTAssertEqual(event.type, .open)
+        XCTAssertEqual(event.pid, 42)
+        XCTAssertEqual(event.tid, 43)
+        XCTAssertEqual(event.comm, "tester")
+        XCTAssertEqual(event.cgroupID, 77)
+        XCTAssertEqual(event.timeNs, 1_000_005_000)
+        XCTAssertEqual(event.retval, 3)
+        guard case let .open(open) = event.payload else { return XCTFail("not an open payload") }
+        XCTAssertEqual(open.file.path, "/etc/passwd")
+        XCTAssertEqual(open.file.name, "passwd")
+        XCTAssertEqual(open.file.inode, 1234)
+        XCTAssertEqual(open.file.mountID, 9)
+        XCTAssertEqual(open.userPath, "passwd")
+        XCTAssertEqual(open.syscall, .openat)
+        XCTAssertNil(open.file.pathResolutionError)
+    }
+
+    func testFailedRelativeOpenIsMadeAbsolute() throws {
+        var fixed = csm_open_event()
+        fixed.hdr = header(CSM_EVENT_OPEN)
+        fixed.retval = -2
+        let base = Array("/home/user".utf8)
+        let user = Array("./a/../missing.txt".utf8)
+        fixed.file.path_len = UInt16(base.count)
+        fixed.user_path_len = UInt32(user.count)
+        let event = try decode(record(fixed, data: base + user))
+        guard case let .open(open) = event.payload else { return XCTFail("not an open payload") }
+        XCTAssertEqual(open.file.path, "/home/user/missing.txt")
+        XCTAssertEqual(open.file.inode, 0)
+        XCTAssertEqual(event.outcome, .error)
+    }
+
+    func testInvalidUTF8AndControlBytesSurvive() throws {
+        var fixed = csm_open_event()
+        fixed.hdr = header(CSM_EVENT_OPEN)
+        let path: [UInt8] = Array("/tmp/a\nb".utf8) + [0xFF, 0xC3]
+        fixed.file.path_len = UInt16(path.count)
+        let event = try decode(record(fixed, data: path))
+        guard case let .open(open) = event.payload else { return XCTFail("not an open payload") }
+        XCTAssertEqual(open.file.path, "/tmp/a\nb\\xff\\xc3")
+    }
+
+    func testDeepPathIsFlagged() throws {
+        var fixed = csm_open_event()
+        fixed.hdr = header(CSM_EVENT_OPEN)
+        fixed.file.path_error = UInt32(CSM_PATH_ERR_TOO_DEEP.rawValue)
+        let path = Array("/d/d/file".utf8)
+        fixed.file.path_len = UInt16(path.count)
+        let event = try decode(record(fixed, data: path))
+        guard case let .open(open) = event.payload else { return XCTFail("not an open payload") }
+        XCTAssertNotNil(open.file.pathResolutionError)
+        XCTAssertTrue(open.file.pathResolutionError!.contains("deeper"))
+    }
+
+    func testExecArgumentsAndTruncation() throws {
+        var fixed = csm_exec_event()
+        fixed.hdr = header(CSM_EVENT_EXEC, comm: "ls")
+        fixed.ppid = 1
+        fixed.creds.uid = 1000
+        fixed.creds.cap_effective = 1 << 21
+        fixed.flags = UInt32(CSM_EXEC_ARGS_TRUNCATED.rawValue)
+        let path = Array("/usr/bin/ls".utf8)
+        let args: [UInt8] = Array("ls\0-l\0--colo".utf8) // the last argument was cut
+        let envs: [UInt8] = Array("A=1\0B=two\0".utf8)
+        fixed.file.path_len = UInt16(path.count)
+        fixed.args_len = UInt32(args.count)
+        fixed.envs_len = UInt32(envs.count)
+        withUnsafeMutableBytes(of: &fixed.tty) { $0.copyBytes(from: Array("pts3".utf8)) }
+
+        let event = try decode(record(fixed, data: path + args + envs))
+        guard case let .exec(exec) = event.payload else { return XCTFail("not an exec payload") }
+        XCTAssertEqual(exec.file.path, "/usr/bin/ls")
+        XCTAssertEqual(exec.argv0, "ls")
+        XCTAssertEqual(exec.args, ["-l", "--colo"])
+        XCTAssertTrue(exec.argsTruncated)
+        XCTAssertFalse(exec.envsTruncated)
+        XCTAssertEqual(exec.envs, ["A=1", "B=two"])
+        XCTAssertEqual(exec.tty, "pts3")
+        XCTAssertEqual(exec.credentials.uid, 1000)
+        XCTAssertEqual(exec.credentials.capEffective, 1 << 21)
+    }
+
+    func testForkAndExit() throws {
+        var fork = csm_fork_event()
+        fork.hdr = header(CSM_EVENT_FORK)
+        fork.child_pid = 100
+        fork.child_tid = 100
+        let forkEvent = try decode(record(fork, data: []))
+        guard case let .fork(payload) = forkEvent.payload else { return XCTFail("not a fork payload") }
+        XCTAssertEqual(payload.childPid, 100)
+        XCTAssertEqual(payload.parentPid, 42)
+
+        var exit = csm_exit_event()
+        exit.hdr = header(CSM_EVENT_EXIT)
+        exit.cause = UInt32(CSM_EXIT_SIGNALED.rawValue)
+        exit.code = 9
+        let exitEvent = try decode(record(exit, data: []))
+        guard case let .exit(payload) = exitEvent.payload else { return XCTFail("not an exit payload") }
+        XCTAssertEqual(payload.cause, .signaled)
+        XCTAssertEqual(payload.code, 9)
+    }
+
+    func testCorruptRecordsAreErrorsNotCrashes() {
+        // Shorter than a header.
+        XCTAssertThrowsError(try decode([1, 0, 0, 0]))
+        // Unknown type.
+        var unknown = csm_exit_event()
+        unknown.hdr = header(CSM_EVENT_EXIT)
+        unknown.hdr.type = 999
+        XCTAssertThrowsError(try decode(record(unknown, data: []))) { error in
+            XCTAssertEqual(error as? DecodeError, .unknownType(999))
+        }
+        // Header claims more bytes than the buffer has.
+        var exit = csm_exit_event()
+        exit.hdr = header(CSM_EVENT_EXIT)
+        XCTAssertThrowsError(try decode(record(exit, data: [], sizeOverride: 4096)))
+        // Variable lengths past the end of the record.
+        var open = csm_open_event()
+        open.hdr = header(CSM_EVENT_OPEN)
+        open.file.path_len = 4000
+        open.user_path_len = 10
+        XCTAssertThrowsError(try decode(record(open, data: Array("/x".utf8)))) { error in
+            XCTAssertEqual(error as? DecodeError, .inconsistentLengths(type: CSM_EVENT_OPEN.rawValue))
+        }
+        // A fixed part cut short (exec record with only a header).
+        XCTAssertThrowsError(try decode(record(header(CSM_EVENT_EXEC), data: [])))
+    }
+
+    func testRandomBytesNeverCrash() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<5000 {
+            let count = Int.random(in: 0..<600, using: &generator)
+            var bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            if bytes.count >= 8 {
+                bytes[0] = UInt8.random(in: 1...16, using: &generator)
+                bytes[1] = 0; bytes[2] = 0; bytes[3] = 0
+                let size = UInt32(bytes.count)
+                withUnsafeBytes(of: size) { raw in bytes.replaceSubrange(4..<8, with: raw) }
+            }
+            _ = try? decode(bytes)
+        }
+    }
+}
