@@ -284,4 +284,112 @@ struct csm_bpf_event {
 	__u64 helpers[CSM_BPF_HELPER_BITMAP_WORDS]; /* bit n set: helper id n is called */
 };
 
+/* Flags shared by the records of this section (csm_*_event.flags). */
+enum csm_pm_flag {
+	CSM_PM_HAS_FILE = 1 << 0,        /* mmap / splice: `file` describes a struct file */
+	CSM_PM_NO_VMA = 1 << 1,          /* mprotect: no VMA at the start address (vm_* are 0) */
+	CSM_PM_VMA_BUSY = 1 << 2,        /* mprotect: the VMA could not be looked up (mmap lock busy) */
+	CSM_PM_NOT_A_PIPE = 1 << 3,      /* splice: fd_out is not a pipe, the pipe flags are 0 */
+	CSM_PM_ATTR_UNREADABLE = 1 << 4, /* bpf: the bpf_attr could not be read from user memory */
+	CSM_PM_HAS_MAP = 1 << 5,         /* bpf: map_type / map_name are set */
+	CSM_PM_HAS_PROG = 1 << 6,        /* bpf: prog_type / attach_type / prog_name are set */
+	CSM_PM_HAS_TAG = 1 << 7,         /* bpf: tag read from the loaded struct bpf_prog */
+	CSM_PM_HELPERS_TRUNCATED = 1 << 8, /* bpf: not every instruction was scanned for helper calls */
+	CSM_PM_INSNS_UNREADABLE = 1 << 9,  /* bpf: the instructions could not be read (no helpers) */
+};
+
+/* Syscalls that send a signal, in csm_signal_event.syscall. */
+enum csm_signal_syscall {
+	CSM_SYS_KILL = 0,
+	CSM_SYS_TKILL = 1,
+	CSM_SYS_TGKILL = 2,
+	CSM_SYS_RT_SIGQUEUEINFO = 3,
+	CSM_SYS_RT_TGSIGQUEUEINFO = 4,
+};
+
+/* Helper ids covered by csm_bpf_event.helpers (a bitmap); higher ids set HELPERS_TRUNCATED. */
+#define CSM_BPF_HELPER_BITMAP_WORDS 4
+/* Most instructions scanned for helper calls; longer programs set HELPERS_TRUNCATED. */
+#define CSM_BPF_MAX_SCANNED_INSNS 65536
+#define CSM_BPF_OBJ_NAME_LEN 16
+#define CSM_BPF_TAG_SIZE 8
+
+/* ptrace(2), at syscall exit: 72 bytes. */
+struct csm_ptrace_event {
+	struct csm_event_header hdr;
+	__s64 retval;
+	__u64 address;
+	__u32 request;
+	__u32 pid;            /* tracee as passed (caller's pid namespace); the caller for PTRACE_TRACEME */
+};
+
+/* kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, at syscall exit: 72 bytes. */
+struct csm_signal_event {
+	struct csm_event_header hdr;
+	__s64 retval;
+	__s32 pid;            /* target as passed: tgid (tid for tkill); 0 or negative: a process group */
+	__u32 type;           /* signal number */
+	__u32 syscall;        /* enum csm_signal_syscall */
+	__u32 tid;            /* tgkill / rt_tgsigqueueinfo: the target thread; else 0 */
+};
+
+/* mmap(2), at syscall exit: 168 bytes. data: path[file.path_len] when CSM_PM_HAS_FILE. */
+struct csm_mmap_event {
+	struct csm_event_header hdr;
+	struct csm_file file;
+	__s64 retval;
+	__u64 address;        /* the mapping on success, the requested address otherwise */
+	__u64 offset;
+	__u64 length;
+	__u32 protection;     /* PROT_* */
+	__u32 flags;          /* MAP_* */
+	__s32 fd;
+	__u32 pm_flags;       /* enum csm_pm_flag */
+	char data[];
+};
+
+/* mprotect(2), at syscall exit; the VMA is read at syscall entry: 104 bytes. */
+struct csm_mprotect_event {
+	struct csm_event_header hdr;
+	__s64 retval;
+	__u64 vm_start;       /* the VMA holding the start address, before the call */
+	__u64 vm_end;
+	__u64 req_start;      /* the arguments */
+	__u64 req_length;
+	__u32 vm_protection;  /* VM_READ/WRITE/EXEC of that VMA, as PROT_* bits */
+	__u32 req_protection; /* PROT_* requested */
+	__u32 pm_flags;       /* enum csm_pm_flag */
+	__u32 _pad;
+};
+
+/* splice(2), at syscall exit: 152 bytes. data: path[file.path_len] of fd_in when CSM_PM_HAS_FILE. */
+struct csm_splice_event {
+	struct csm_event_header hdr;
+	struct csm_file file;
+	__s64 retval;
+	__s32 fd_in;
+	__s32 fd_out;
+	__u32 pipe_entry_flag; /* flags of fd_out's last pipe buffer before the call */
+	__u32 pipe_exit_flag;  /* ... and after it */
+	__u32 splice_flags;
+	__u32 pm_flags;        /* enum csm_pm_flag */
+	char data[];
+};
+
+/* bpf(2), at syscall exit: 152 bytes. */
+struct csm_bpf_event {
+	struct csm_event_header hdr;
+	__s64 retval;
+	__u32 cmd;
+	__u32 pm_flags;       /* enum csm_pm_flag */
+	__u32 map_type;
+	__u32 prog_type;
+	__u32 attach_type;    /* expected_attach_type */
+	__u32 insn_cnt;
+	char map_name[CSM_BPF_OBJ_NAME_LEN];
+	char prog_name[CSM_BPF_OBJ_NAME_LEN];
+	__u8 tag[CSM_BPF_TAG_SIZE];
+	__u64 helpers[CSM_BPF_HELPER_BITMAP_WORDS]; /* bit n set: helper id n is called */
+};
+
 #endif /* CSM_EVENTS_H */
