@@ -25,12 +25,6 @@
 #include "probes/mmap.bpf.c"
 #include "probes/splice.bpf.c"
 #include "probes/bpf.bpf.c"
-#include "lib/pending_args.h"
-#include "probes/ptrace.bpf.c"
-#include "probes/signal.bpf.c"
-#include "probes/mmap.bpf.c"
-#include "probes/splice.bpf.c"
-#include "probes/bpf.bpf.c"
 
 /* Anchors every record type in the object's BTF (clang emits full types only for what a global holds
  * by value; through a pointer they become forward declarations), so that
