@@ -18,6 +18,9 @@
 #include "probes/exit.bpf.c"
 #include "probes/open.bpf.c"
 /* issue 4: mount, umount, bind, load_module, unload_module */
+#include "probes/mount.bpf.c"
+#include "probes/bind.bpf.c"
+#include "probes/module.bpf.c"
 /* issue 4: ptrace, signal, mmap, mprotect, splice, bpf */
 #include "lib/pending_args.h"
 #include "probes/ptrace.bpf.c"

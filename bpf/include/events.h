@@ -174,6 +174,135 @@ struct csm_open_event {
 
 /* ---- mount, umount, bind, load_module, unload_module records (issue 4) ---- */
 
+/* Bytes of a user string argument (mount target/source/fstype, umount target) kept in a record;
+ * longer ones are cut and flagged CSM_MNT_USER_TRUNCATED. */
+#define CSM_MOUNT_USER_STR_MAX 1024
+#define CSM_MOUNT_FSTYPE_ARG_MAX 64
+/* Bytes of a mount's device name (struct mount.mnt_devname) kept in a record. */
+#define CSM_MOUNT_DEVNAME_MAX 256
+/* Bytes of the user's sockaddr copied by bind (sizeof(struct sockaddr_storage)). */
+#define CSM_BIND_SOCKADDR_MAX 128
+/* Module parameter string and .modinfo bytes kept in a load_module record. */
+#define CSM_MODULE_ARGS_MAX 1024
+#define CSM_MODULE_MODINFO_MAX 2048
+/* Section headers scanned for .modinfo in an init_module image. */
+#define CSM_MODULE_MAX_SECTIONS 256
+#define CSM_MODULE_NAME_LEN 64
+
+/* Flags of the mount / umount / bind / module records (their `mbm_flags`). */
+enum csm_mbm_flag {
+	CSM_MNT_NEW_MOUNT = 1 << 0,        /* mount: mount_id.. describe the mount this call made */
+	CSM_MNT_USER_TRUNCATED = 1 << 1,   /* a user string argument was longer than kept */
+	CSM_MNT_USER_UNREADABLE = 1 << 2,  /* a user string argument could not be read */
+	CSM_MNT_HAS_CWD = 1 << 3,          /* data carries the caller's cwd (a user path is relative) */
+	CSM_BIND_ADDR_UNREADABLE = 1 << 4, /* bind: the sockaddr could not be read */
+	CSM_BIND_ADDR_TRUNCATED = 1 << 5,  /* bind: addrlen was larger than CSM_BIND_SOCKADDR_MAX */
+	CSM_MOD_ARGS_TRUNCATED = 1 << 6,   /* load_module: parameter string longer than kept */
+	CSM_MOD_HAS_FILE = 1 << 7,         /* load_module: `file` describes the finit_module fd */
+	CSM_MOD_MODINFO = 1 << 8,          /* load_module: data carries the image's .modinfo bytes */
+	CSM_MOD_IMAGE_UNREADABLE = 1 << 9, /* load_module: the init_module image could not be parsed */
+	CSM_MOD_KERNEL_NAME = 1 << 10,     /* load_module: kernel_name is the loaded struct module's name */
+	CSM_MOD_ARGS_UNREADABLE = 1 << 11, /* load_module: the parameter string could not be read */
+};
+
+/* Syscalls behind a mount record, in csm_mount_event.syscall. */
+enum csm_mount_syscall {
+	CSM_SYS_MOUNT = 0,
+	CSM_SYS_MOVE_MOUNT = 1,
+	CSM_SYS_FSMOUNT = 2,
+};
+
+/* Syscalls behind a load_module record, in csm_load_module_event.syscall. */
+enum csm_module_syscall {
+	CSM_SYS_INIT_MODULE = 0,
+	CSM_SYS_FINIT_MODULE = 1,
+};
+
+/* mount(2) / move_mount(2), at syscall exit: 128 bytes.
+ * data: mountpoint[mountpoint_len] | devname[devname_len] | user_target | user_source |
+ *       user_fstype | cwd[cwd_len]
+ * With CSM_MNT_NEW_MOUNT the ids, device, fs_type, mountpoint and devname come from the kernel's
+ * struct mount (the newest mount of the caller's namespace for mount(2), the moved fd's mount for
+ * move_mount); otherwise only the user arguments (and the cwd they are relative to) are known. */
+struct csm_mount_event {
+	struct csm_event_header hdr;
+	__s64 retval;
+	__u64 mount_flags;    /* mount(2) MS_* flags, move_mount(2) MOVE_MOUNT_* flags */
+	__u32 mount_id;
+	__u32 parent_mount_id;
+	__u32 device;         /* superblock s_dev, kernel encoding */
+	__u32 mnt_ns;         /* inode number of the caller's mount namespace */
+	__u32 syscall;        /* enum csm_mount_syscall */
+	__u32 mbm_flags;      /* enum csm_mbm_flag */
+	__u32 mountpoint_error; /* enum csm_path_error */
+	__u32 cwd_error;
+	__u16 mountpoint_len;
+	__u16 devname_len;
+	__u16 user_target_len;
+	__u16 user_source_len;
+	__u16 user_fstype_len;
+	__u16 cwd_len;
+	__u32 _pad;
+	char fs_type[CSM_FSTYPE_LEN];
+	char data[];
+};
+
+/* umount2(2), at syscall exit: 80 bytes. data: user_target[user_target_len] | cwd[cwd_len]
+ * The mount is found by user space in its mount table (the kernel cannot look a path up). */
+struct csm_umount_event {
+	struct csm_event_header hdr;
+	__s64 retval;
+	__u32 flags;          /* MNT_FORCE, MNT_DETACH, ... */
+	__u32 mnt_ns;
+	__u32 mbm_flags;
+	__u32 cwd_error;
+	__u16 user_target_len;
+	__u16 cwd_len;
+	__u32 _pad;
+	char data[];
+};
+
+/* bind(2), at syscall exit: 208 bytes. */
+struct csm_bind_event {
+	struct csm_event_header hdr;
+	__s64 retval;
+	__s32 fd;
+	__s32 addrlen;        /* as passed */
+	__u32 sockaddr_len;   /* bytes of sockaddr copied */
+	__u32 mbm_flags;
+	__u16 protocol;       /* sk_protocol of the socket (IPPROTO_*), 0 if unknown */
+	__u16 sock_type;      /* SOCK_STREAM, SOCK_DGRAM, ... 0 if unknown */
+	__u32 _pad;
+	__u8 sockaddr[CSM_BIND_SOCKADDR_MAX];
+};
+
+/* init_module(2) / finit_module(2), at syscall exit: 224 bytes.
+ * data: path[file.path_len] | args[args_len] | modinfo[modinfo_len] */
+struct csm_load_module_event {
+	struct csm_event_header hdr;
+	struct csm_file file;
+	__s64 retval;
+	__u64 image_len;      /* init_module: bytes of the image */
+	__s32 fd;             /* finit_module: the module file */
+	__u32 syscall;        /* enum csm_module_syscall */
+	__u32 finit_flags;
+	__u32 mbm_flags;
+	__u16 args_len;
+	__u16 modinfo_len;
+	__u32 _pad;
+	char kernel_name[CSM_MODULE_NAME_LEN];
+	char data[];
+};
+
+/* delete_module(2), at syscall exit: 128 bytes. */
+struct csm_unload_module_event {
+	struct csm_event_header hdr;
+	__s64 retval;
+	__u32 flags;          /* O_NONBLOCK, O_TRUNC */
+	__u32 mbm_flags;
+	char name[CSM_MODULE_NAME_LEN];
+};
+
 /* ---- ptrace, signal, mmap, mprotect, splice, bpf records (issue 4) ---- */
 
 /* Flags shared by the records of this section (csm_*_event.flags). */

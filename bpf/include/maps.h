@@ -126,4 +126,67 @@ struct {
 	__type(value, struct bpf_insn_scan);
 } bpf_insn_scan SEC(".maps");
 
+/* issue 4 (mount, umount): arguments of mount(2), move_mount(2) and umount2(2) saved at sys_enter,
+ * keyed by pid_tgid, with the newest mount id of the caller's namespace at that time (mount(2):
+ * a newer one at sys_exit is the mount the call made). LRU like pending_opens. */
+struct mount_pending {
+	__u32 syscall;    /* CSM_EVENT_MOUNT: enum csm_mount_syscall; CSM_EVENT_UMOUNT: unused */
+	__u32 kind;       /* CSM_EVENT_MOUNT or CSM_EVENT_UMOUNT */
+	__u64 args[5];
+	__u64 last_unique_id; /* mnt_id_unique of the namespace's newest mount at sys_enter */
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct mount_pending);
+} mount_pending SEC(".maps");
+
+/* issue 4 (bind): fd, sockaddr pointer and addrlen of bind(2), saved at sys_enter by pid_tgid. */
+struct bind_pending {
+	__u64 args[3];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct bind_pending);
+} bind_pending SEC(".maps");
+
+/* issue 4 (load_module, unload_module): what is known of a module syscall before its exit, by
+ * pid_tgid: the arguments (per-syscall tracepoints, where the kernel has them) and the name of the
+ * struct module the kernel loaded (module/module_load tracepoint, where it exists). */
+struct module_pending {
+	__u64 args[3];
+	__u32 nr;         /* syscall number; 0 when only the name is known */
+	__u32 has_name;
+	char name[CSM_MODULE_NAME_LEN];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, struct module_pending);
+} module_pending SEC(".maps");
+
+/* issue 4 (load_module): state of the .modinfo search in an init_module image (bpf_loop callback
+ * state lives in a map value, not on the stack). */
+struct module_scan {
+	__u64 image;      /* const void __user * */
+	__u64 image_len;
+	__u64 shoff;
+	__u64 stroff;     /* file offset of the section name table */
+	__u64 strsize;
+	__u64 found_off;  /* .modinfo offset and size, when found */
+	__u64 found_size;
+	__u32 shnum;
+	__u32 found;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct module_scan);
+} module_scan SEC(".maps");
+
 #endif /* CSM_MAPS_H */

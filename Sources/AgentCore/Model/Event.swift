@@ -184,6 +184,12 @@ public struct MountPayload {
     public var sourcePathError: String?
     /// mount(2) flags / syscall that made it (`mount`, `fsmount`, `move_mount`).
     public var syscallName: String
+    /// mount(2) MS_* flags or move_mount(2) MOVE_MOUNT_* flags, as passed.
+    public var flags: UInt64 = 0
+    /// Inode number of the caller's mount namespace (keys the mount resolver's table).
+    public var mountNamespace: UInt32 = 0
+    /// The source argument as passed (device, bind source, `tmpfs`, ...).
+    public var sourceArgument: String = ""
 
     public init(
         mountID: UInt32 = 0, parentMountID: UInt32 = 0, bindSourceMountID: UInt32 = 0, device: UInt32 = 0,
@@ -207,6 +213,10 @@ public struct UmountPayload {
     public var mountID: UInt32
     public var mountpointPath: String
     public var flags: UInt32
+    /// Inode number of the caller's mount namespace (the mount resolver finds `mountID` in it).
+    public var mountNamespace: UInt32 = 0
+    /// Set when the mount point path is incomplete (its user argument or base directory).
+    public var mountpointPathError: String?
 
     public init(mountID: UInt32 = 0, mountpointPath: String = "", flags: UInt32 = 0) {
         self.mountID = mountID
