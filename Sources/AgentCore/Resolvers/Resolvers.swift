@@ -26,6 +26,8 @@ public final class Resolvers {
     public let users: UserGroupResolving
     public let cgroups: CgroupResolving
     public let names: NameEnricher
+    /// The mount table (mount, umount events; seeded from /proc/*/mountinfo by `snapshot()`).
+    public let mounts = MountResolver()
 
     private let tree: ProcessTree?
     private let passwd: PasswdGroupResolver?
@@ -71,13 +73,15 @@ public final class Resolvers {
     /// Loads the processes that exist now; call once before draining events. Returns how many.
     @discardableResult
     public func snapshot() -> Int {
-        processes.snapshot()
+        mounts.snapshot()
+        return processes.snapshot()
     }
 
     /// Resolves one event: process context (and ptrace/signal targets), tree updates, names.
     public func resolve(_ event: inout Event) {
         if event.bootTimeNs != 0 { users.reloadIfChanged(nowNs: event.bootTimeNs) }
         processes.resolve(&event)
+        if event.type == .mount || event.type == .umount { mounts.resolve(&event) }
         names.enrichPayloadFiles(&event)
     }
 
