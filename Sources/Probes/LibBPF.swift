@@ -188,11 +188,18 @@ public struct BPFMap {
 
 /// A libbpf ring buffer manager over one ring-buffer map. Records are handed, in order, to the
 /// closure given at creation, synchronously inside `poll` and `consume`.
+///
+/// Each call handles at most `budget` records: libbpf's consume loop otherwise runs for as long as
+/// the producers keep up, and a loaded host could starve the caller's stop flag and flushes.
 public final class RingBuffer {
     public typealias Handler = (UnsafeRawBufferPointer) -> Void
 
+    /// What the callback returns to make libbpf stop early (after consuming the current record).
+    private static let budgetExhausted = -ECANCELED
+
     private final class Context {
         let handler: Handler
+        var remaining = 0
         init(handler: @escaping Handler) { self.handler = handler }
     }
 
@@ -205,7 +212,8 @@ public final class RingBuffer {
             guard let ctx, let data else { return 0 }
             let context = Unmanaged<Context>.fromOpaque(ctx).takeUnretainedValue()
             context.handler(UnsafeRawBufferPointer(start: data, count: size))
-            return 0
+            context.remaining -= 1
+            return context.remaining > 0 ? 0 : RingBuffer.budgetExhausted
         }
         let created = ring_buffer__new(map.fd, callback, context.toOpaque(), nil)
         if created == nil { context.release() }
@@ -217,20 +225,27 @@ public final class RingBuffer {
         context.release()
     }
 
-    /// Waits up to `timeoutMs` for a wakeup, consuming what it signals; returns records handled.
-    /// EINTR (a signal arrived) is not an error: it returns 0 so the caller can check its flags.
+    /// Waits up to `timeoutMs` for a wakeup and consumes what it signals, at most `budget` records.
+    /// EINTR (a signal arrived) is not an error. Returns the records handled.
     @discardableResult
-    public func poll(timeoutMs: Int32) throws -> Int32 {
-        let result = ring_buffer__poll(pointer, timeoutMs)
-        if result == -EINTR { return 0 }
-        return try LibBPF.check(result)
+    public func poll(timeoutMs: Int32, budget: Int) throws -> Int {
+        try run(budget: budget) { ring_buffer__poll(pointer, timeoutMs) }
     }
 
-    /// Consumes everything available now, without waiting: the kernel side rarely wakes us.
+    /// Consumes what is available now, without waiting, at most `budget` records: the kernel side
+    /// rarely wakes us, so this is how most records are read. Returns the records handled.
     @discardableResult
-    public func consume() throws -> Int32 {
-        let result = ring_buffer__consume(pointer)
-        if result == -EINTR { return 0 }
-        return try LibBPF.check(result)
+    public func consume(budget: Int) throws -> Int {
+        try run(budget: budget) { ring_buffer__consume(pointer) }
+    }
+
+    private func run(budget: Int, _ call: () -> Int32) throws -> Int {
+        let state = context.takeUnretainedValue()
+        state.remaining = Swift.max(1, budget)
+        let result = call()
+        let handled = Swift.max(1, budget) - state.remaining
+        if result == RingBuffer.budgetExhausted || result == -EINTR { return handled }
+        try LibBPF.check(result)
+        return handled
     }
 }

@@ -72,7 +72,7 @@ extension JSONWriter {
 
         key("process")
         if let process = event.process {
-            writeProcessContext(process, tid: event.tid)
+            writeProcessContext(process, tid: event.tid, includeEnvs: event.type == .exec)
         } else {
             writeUnresolvedProcess(event)
         }
@@ -417,83 +417,93 @@ extension JSONWriter {
     // MARK: - Processes
 
     /// A `ProcessContext`: the process, its `parent` and its `ancestors` (parent first).
-    fileprivate mutating func writeProcessContext(_ process: ProcessEntry, tid: UInt32?) {
+    ///
+    /// `envs` are written only with `includeEnvs` (exec events, where they are new): repeated on every
+    /// event and every ancestor they were most of each line's bytes. Everything but `tid` comes from
+    /// per-entry byte caches, because the same processes and lineages appear in most events.
+    fileprivate mutating func writeProcessContext(_ process: ProcessEntry, tid: UInt32?, includeEnvs: Bool = false) {
         beginObject()
-        writeProcessFields(process, tid: tid)
-
+        rawMembers(cachedFields(of: process, includeEnvs: includeEnvs))
+        if let tid = tid {
+            key("tid")
+            int(tid)
+        }
         if let parent = process.parent {
-            key("parent")
-            // The parent is also ancestors[0]: write it once and copy its bytes.
-            separator()
-            let parentStart = bytes.count
-            writeAncestor(parent)
-            let parentEnd = bytes.count
-
-            key("ancestors")
-            beginArray()
-            // Copy out first: appending a slice of the same array would make its storage shared
-            // and force a copy of the whole buffer.
-            let parentBytes = Array(bytes[parentStart..<parentEnd])
-            rawValue(parentBytes)
-            var count = 1
-            var current = parent.parent
-            var truncated = false
-            while let ancestor = current {
-                if count == EventSerializer.ancestorLimit {
-                    truncated = true
-                    break
-                }
-                writeAncestor(ancestor)
-                count += 1
-                current = ancestor.parent
-            }
-            endArray()
-            if truncated {
-                key("truncated_ancestors")
-                bool(true)
-            }
+            rawMembers(cachedLineage(from: parent))
         }
         endObject()
     }
 
-    /// A `Process` object for a parent or ancestor. The same ancestors (shell, sshd, systemd) appear in
-    /// nearly every event, so their bytes are cached per entry and reused while the entry's
-    /// serialized fields are unchanged (entries are mutable: exit time, credentials, comm).
-    fileprivate mutating func writeAncestor(_ entry: ProcessEntry) {
-        guard let caches = caches else {
-            beginObject()
-            writeProcessFields(entry, tid: nil)
-            endObject()
-            return
+    /// The members of a `Process` object for `entry` (no braces, no `tid`), from the cache when the
+    /// entry has not changed since.
+    fileprivate mutating func cachedFields(of entry: ProcessEntry, includeEnvs: Bool) -> [UInt8] {
+        let key = ProcessCacheKey(entry: ObjectIdentifier(entry), includeEnvs: includeEnvs)
+        if let caches = caches, let cached = caches.fields[key], cached.entry === entry,
+           cached.revision == entry.revision {
+            return cached.bytes
         }
-        let fingerprint = ProcessFingerprint(entry)
-        let id = ObjectIdentifier(entry)
-        if let cached = caches.ancestors[id], cached.entry === entry, cached.fingerprint == fingerprint {
-            rawValue(cached.bytes)
-            return
+        var scratch = JSONWriter()
+        scratch.caches = caches
+        scratch.writeProcessFields(entry, includeEnvs: includeEnvs)
+        if let caches = caches {
+            if caches.fields.count >= SerializerCaches.processLimit { caches.fields.removeAll() }
+            caches.fields[key] = CachedFields(entry: entry, revision: entry.revision, bytes: scratch.bytes)
         }
-        separator()
-        needsComma = false
-        let start = bytes.count
-        beginObject()
-        writeProcessFields(entry, tid: nil)
-        endObject()
-        if caches.ancestors.count >= SerializerCaches.ancestorLimit { caches.ancestors.removeAll() }
-        caches.ancestors[id] = CachedProcess(entry: entry, fingerprint: fingerprint, bytes: Array(bytes[start...]))
+        return scratch.bytes
     }
 
-    /// The fields shared by `Process` and `ProcessContext`. `tid` is written only when known: an
-    /// ancestor has no acting thread.
-    fileprivate mutating func writeProcessFields(_ process: ProcessEntry, tid: UInt32?) {
+    /// `"parent":{...},"ancestors":[...]` (and `truncated_ancestors`) for a process whose parent is
+    /// `parent`: shared by every event of every child of `parent`, so cached per parent and checked
+    /// against the revision of each entry up the chain.
+    fileprivate mutating func cachedLineage(from parent: ProcessEntry) -> [UInt8] {
+        let id = ObjectIdentifier(parent)
+        if let caches = caches, let cached = caches.lineages[id], cached.isCurrent(from: parent) {
+            return cached.bytes
+        }
+        var scratch = JSONWriter()
+        scratch.caches = caches
+        var chain: [(ProcessEntry, UInt64)] = []
+        scratch.key("parent")
+        scratch.beginObject()
+        scratch.rawMembers(cachedFields(of: parent, includeEnvs: false))
+        scratch.endObject()
+        let parentObject = Array(scratch.bytes[scratch.bytes.index(after: scratch.bytes.firstIndex(of: UInt8(ascii: ":"))!)...])
+        scratch.key("ancestors")
+        scratch.beginArray()
+        scratch.rawValue(parentObject)
+        chain.append((parent, parent.revision))
+        var current = parent.parent
+        var truncated = false
+        while let ancestor = current {
+            if chain.count == EventSerializer.ancestorLimit {
+                truncated = true
+                break
+            }
+            scratch.beginObject()
+            scratch.rawMembers(cachedFields(of: ancestor, includeEnvs: false))
+            scratch.endObject()
+            chain.append((ancestor, ancestor.revision))
+            current = ancestor.parent
+        }
+        scratch.endArray()
+        if truncated {
+            scratch.key("truncated_ancestors")
+            scratch.bool(true)
+        }
+        if let caches = caches {
+            if caches.lineages.count >= SerializerCaches.processLimit { caches.lineages.removeAll() }
+            caches.lineages[id] = CachedLineage(chain: chain, truncated: truncated, bytes: scratch.bytes)
+        }
+        return scratch.bytes
+    }
+
+    /// The fields shared by `Process` and `ProcessContext`, but `tid` (per event; ancestors have none).
+    fileprivate mutating func writeProcessFields(_ process: ProcessEntry, includeEnvs: Bool) {
         let credentials = process.credentials
         key("pid")
         int(process.pid)
         key("ppid")
         int(process.ppid)
-        if let tid = tid {
-            key("tid")
-            int(tid)
-        }
         key("uid")
         int(credentials.uid)
         key("gid")
@@ -540,10 +550,12 @@ extension JSONWriter {
         writeStringArray(process.args)
         key("args_truncated")
         bool(process.argsTruncated)
-        key("envs")
-        writeStringArray(process.envs)
-        key("envs_truncated")
-        bool(process.envsTruncated)
+        if includeEnvs {
+            key("envs")
+            writeStringArray(process.envs)
+            key("envs_truncated")
+            bool(process.envsTruncated)
+        }
         if process.isKworker {
             key("is_kworker")
             bool(true)
@@ -738,64 +750,44 @@ extension JSONWriter {
     }
 }
 
-/// Byte caches shared by the writers of one `EventSerializer`.
+/// Byte caches shared by the writers of one `EventSerializer`. Each is emptied when it reaches its
+/// bound, which also drops the strong references that keep cached entries (and so their
+/// ObjectIdentifier keys) from being reused by new entries.
 final class SerializerCaches {
-    /// Bound on distinct capability masks kept; the cache is simply emptied when it is reached.
+    /// Bound on distinct capability masks kept.
     static let capabilityLimit = 256
     var capabilities: [UInt64: [UInt8]] = [:]
-    /// Bound on cached ancestor objects; emptied when reached, which also drops the strong references
-    /// that keep cached entries (and so their ObjectIdentifiers) alive.
-    static let ancestorLimit = 4096
-    var ancestors: [ObjectIdentifier: CachedProcess] = [:]
+    /// Bound on cached process objects and on cached lineages.
+    static let processLimit = 8192
+    var fields: [ProcessCacheKey: CachedFields] = [:]
+    var lineages: [ObjectIdentifier: CachedLineage] = [:]
 }
 
-struct CachedProcess {
+struct ProcessCacheKey: Hashable {
+    let entry: ObjectIdentifier
+    let includeEnvs: Bool
+}
+
+struct CachedFields {
     /// Held strongly so the ObjectIdentifier key cannot be reused by a new entry while cached.
     let entry: ProcessEntry
-    let fingerprint: ProcessFingerprint
+    let revision: UInt64
     let bytes: [UInt8]
 }
 
-/// Everything `writeProcessFields` reads from an entry except `tid`. Copies share storage with the
-/// entry's strings and arrays, so comparing an unchanged entry is mostly identity checks.
-struct ProcessFingerprint: Equatable {
-    let pid: UInt32
-    let ppid: UInt32
-    let comm: String
-    let tty: String
-    let forkTimeNs: UInt64
-    let execTimeNs: UInt64
-    let exitTimeNs: UInt64
-    let credentials: Credentials
-    let executable: FileInfo?
-    let containerID: String?
-    let argv0: String
-    let args: [String]
-    let argsTruncated: Bool
-    let envs: [String]
-    let envsTruncated: Bool
-    let isKworker: Bool
-    let isExecChild: Bool
-    let source: String
+struct CachedLineage {
+    /// Each entry up the chain with the revision it had when serialized.
+    let chain: [(ProcessEntry, UInt64)]
+    let truncated: Bool
+    let bytes: [UInt8]
 
-    init(_ entry: ProcessEntry) {
-        pid = entry.pid
-        ppid = entry.ppid
-        comm = entry.comm
-        tty = entry.tty
-        forkTimeNs = entry.forkTimeNs
-        execTimeNs = entry.execTimeNs
-        exitTimeNs = entry.exitTimeNs
-        credentials = entry.credentials
-        executable = entry.executable
-        containerID = entry.containerID
-        argv0 = entry.argv0
-        args = entry.args
-        argsTruncated = entry.argsTruncated
-        envs = entry.envs
-        envsTruncated = entry.envsTruncated
-        isKworker = entry.isKworker
-        isExecChild = entry.isExecChild
-        source = entry.source
+    /// True when the chain from `parent` up is the same entries, unchanged, as when cached.
+    func isCurrent(from parent: ProcessEntry) -> Bool {
+        var current: ProcessEntry? = parent
+        for (entry, revision) in chain {
+            guard let node = current, node === entry, node.revision == revision else { return false }
+            current = node.parent
+        }
+        return truncated || current == nil
     }
 }

@@ -131,6 +131,14 @@ public struct JSONWriter {
         needsComma = true
     }
 
+    /// Appends cached object members (`"a":1,"b":2`, no braces) inside the current object.
+    public mutating func rawMembers(_ raw: [UInt8]) {
+        guard !raw.isEmpty else { return }
+        separator()
+        bytes.append(contentsOf: raw)
+        needsComma = true
+    }
+
     /// Appends bytes that already form one complete JSON value (a cached serialized object).
     public mutating func rawValue(_ raw: [UInt8]) {
         separator()

@@ -9,6 +9,10 @@ struct AgentRunner {
     static let consumeIntervalMs: Int32 = 20
     static let pruneIntervalNs: UInt64 = 30_000_000_000
     static let lostCheckIntervalNs: UInt64 = 5_000_000_000
+    /// Records handled per libbpf call before the loop flushes output and checks for a stop.
+    static let recordsPerCall = 16_384
+    /// How long the final drain after SIGTERM may take before the agent exits anyway.
+    static let finalDrainNs: UInt64 = 2_000_000_000
 
     let source: BPFObjectSource
     let writeAllEvents: Bool
@@ -39,8 +43,11 @@ struct AgentRunner {
         var lastLostCheck = lastPrune
         var reportedLost: UInt64 = 0
         while StopSignal.requested == 0 {
-            try ring.poll(timeoutMs: AgentRunner.consumeIntervalMs)
-            try ring.consume()
+            // Caught up: wait for the fill-threshold wakeup or the timer. Budget used up: more is
+            // waiting, so flush and go on draining without waiting.
+            if try ring.consume(budget: AgentRunner.recordsPerCall) < AgentRunner.recordsPerCall {
+                try ring.poll(timeoutMs: AgentRunner.consumeIntervalMs, budget: AgentRunner.recordsPerCall)
+            }
             try output.flush()
             if let error = pipeline.outputError { throw error }
 
@@ -62,7 +69,12 @@ struct AgentRunner {
         }
 
         SystemdNotify.send("STOPPING=1")
-        try ring.consume()
+        // Drain what is left, bounded in time: producers may still be running.
+        let drainDeadline = BootClock.nowBootNs() &+ AgentRunner.finalDrainNs
+        while try ring.consume(budget: AgentRunner.recordsPerCall) == AgentRunner.recordsPerCall,
+              BootClock.nowBootNs() < drainDeadline {
+            try output.flush()
+        }
         try output.flush()
         Log.info(pipeline.stats.line(lost: probes.lostCounts(), resolvers: resolvers.stats))
     }

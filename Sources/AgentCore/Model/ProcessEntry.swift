@@ -4,38 +4,42 @@
 /// process tree resolver owns the table of live entries; an exited entry lives on only while a
 /// child's `parent` link or an in-flight event still refers to it.
 public final class ProcessEntry {
-    public var pid: UInt32
-    public var ppid: UInt32
+    /// Bumped by every change to a field below, so that serialized copies of this entry (cached by
+    /// the serializer: the same ancestors appear in most events) know when they are stale.
+    public private(set) var revision: UInt64 = 0
+
+    public var pid: UInt32 { didSet { revision &+= 1 } }
+    public var ppid: UInt32 { didSet { revision &+= 1 } }
     /// The thread that did the event, when known (set per event by the serializer's caller).
-    public var comm: String
+    public var comm: String { didSet { revision &+= 1 } }
     /// Controlling terminal name (`pts0`), empty when none.
-    public var tty: String
+    public var tty: String { didSet { revision &+= 1 } }
     /// Nanoseconds since the Unix epoch; 0 when unknown.
-    public var forkTimeNs: UInt64
-    public var execTimeNs: UInt64
-    public var exitTimeNs: UInt64
+    public var forkTimeNs: UInt64 { didSet { revision &+= 1 } }
+    public var execTimeNs: UInt64 { didSet { revision &+= 1 } }
+    public var exitTimeNs: UInt64 { didSet { revision &+= 1 } }
     /// The executed file; nil for kernel threads or when unknown.
-    public var executable: FileInfo?
+    public var executable: FileInfo? { didSet { revision &+= 1 } }
     /// argv[0] and the arguments after it.
-    public var argv0: String
-    public var args: [String]
-    public var argsTruncated: Bool
+    public var argv0: String { didSet { revision &+= 1 } }
+    public var args: [String] { didSet { revision &+= 1 } }
+    public var argsTruncated: Bool { didSet { revision &+= 1 } }
     /// Environment as `NAME=value` strings.
-    public var envs: [String]
-    public var envsTruncated: Bool
-    public var credentials: Credentials
-    public var cgroupID: UInt64
+    public var envs: [String] { didSet { revision &+= 1 } }
+    public var envsTruncated: Bool { didSet { revision &+= 1 } }
+    public var credentials: Credentials { didSet { revision &+= 1 } }
+    public var cgroupID: UInt64 { didSet { revision &+= 1 } }
     /// Container id derived from the cgroup path; nil outside containers.
-    public var containerID: String?
+    public var containerID: String? { didSet { revision &+= 1 } }
     /// cgroup path (`/system.slice/foo.service`), when known.
-    public var cgroupPath: String?
+    public var cgroupPath: String? { didSet { revision &+= 1 } }
     /// The process that forked this one (its image at fork time); nil for pid 1 / kthreadd or unknown.
-    public var parent: ProcessEntry?
-    public var isKworker: Bool
+    public var parent: ProcessEntry? { didSet { revision &+= 1 } }
+    public var isKworker: Bool { didSet { revision &+= 1 } }
     /// True when this image replaced another one of the same pid by exec.
-    public var isExecChild: Bool
+    public var isExecChild: Bool { didSet { revision &+= 1 } }
     /// Where this entry came from: `snapshot` (/proc at start-up) or `event` (kernel events).
-    public var source: String
+    public var source: String { didSet { revision &+= 1 } }
 
     public init(
         pid: UInt32, ppid: UInt32 = 0, comm: String = "", tty: String = "", forkTimeNs: UInt64 = 0,
