@@ -58,3 +58,10 @@ def test_verifier_refusal_shows_log_tail(tmp_path):
     assert result.returncode != 0
     assert "refused" in result.stderr
     assert "invalid mem access" in result.stderr or "R1" in result.stderr
+
+
+def test_running_without_a_mode_is_a_clear_error():
+    require(AGENT.exists(), "agent not built")
+    result = run([])
+    assert result.returncode != 0
+    assert "--all-events" in result.stderr
