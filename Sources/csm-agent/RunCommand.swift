@@ -19,14 +19,14 @@ struct RunCommand: ParsableCommand {
         guard Log.Level(name: logLevel) != nil else {
             throw ValidationError("unknown log level '\(logLevel)': use error, warning, info or debug")
         }
+    }
+
+    func run() throws {
         // Rules do not drive the live pipeline yet (`csm-agent policy evaluate` runs them offline):
         // running without --all-events would write nothing, which must not look like a quiet host.
         guard allEvents else {
             throw ValidationError("rules do not drive the live pipeline yet: run with --all-events (and `csm-agent policy evaluate` to apply rules to its output)")
         }
-    }
-
-    func run() throws {
         Log.threshold = Log.Level(name: logLevel) ?? .info
         let runner = AgentRunner(
             source: bpfObject.map { BPFObjectSource.file($0) } ?? .embedded, writeAllEvents: allEvents)

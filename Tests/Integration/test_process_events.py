@@ -7,6 +7,14 @@ import time
 import pytest
 
 
+def rfc3339_ns(text):
+    """Nanoseconds since the epoch of `2026-11-24T19:06:38.123456789Z`."""
+    import calendar
+    seconds, fraction = text.rstrip("Z").split(".")
+    whole = calendar.timegm(time.strptime(seconds, "%Y-%m-%dT%H:%M:%S"))
+    return whole * 1_000_000_000 + int(fraction.ljust(9, "0"))
+
+
 def pid_is(pid, name):
     return lambda event: event["evt"]["name"] == name and event.get("process", {}).get("pid") == pid
 
@@ -28,6 +36,9 @@ def test_exec_of_copied_binary_with_arguments(agent, tmp_path):
     assert process["executable"]["name"] == binary.name
     assert process["executable"]["inode"] == os.stat(binary).st_ino
     assert process["executable"]["mode"] == os.stat(binary).st_mode
+    stat = os.stat(binary)
+    assert rfc3339_ns(process["executable"]["change_time"]) == stat.st_ctime_ns
+    assert rfc3339_ns(process["executable"]["modification_time"]) == stat.st_mtime_ns
     assert process["argv0"] == str(binary)
     assert process["args"] == ["0.2", "--", "two words"]
     assert process["ppid"] == os.getpid()

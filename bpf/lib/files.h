@@ -8,6 +8,9 @@
 /* Bound on the fd numbers we look up in the fd table (the table itself bounds it again). */
 #define CSM_MAX_FD (1 << 20)
 
+/* Nanoseconds are below 2^30; higher bits of the inode's nsec fields are flags. */
+#define CSM_NSEC_MASK 0x3fffffffU
+
 /* Inode times before 6.11 (struct timespec64 members). */
 struct inode___pre611 {
 	struct timespec64 __i_ctime;
@@ -22,8 +25,11 @@ static __always_inline void fill_inode(struct csm_file *out, struct inode *inode
 	out->gid = BPF_CORE_READ(inode, i_gid.val);
 	out->dev = BPF_CORE_READ(inode, i_sb, s_dev);
 	if (bpf_core_field_exists(inode->i_ctime_sec)) {
-		out->ctime_ns = BPF_CORE_READ(inode, i_ctime_sec) * 1000000000ULL + BPF_CORE_READ(inode, i_ctime_nsec);
-		out->mtime_ns = BPF_CORE_READ(inode, i_mtime_sec) * 1000000000ULL + BPF_CORE_READ(inode, i_mtime_nsec);
+		/* Since 6.13 the top bit of i_ctime_nsec flags a queried multigrain timestamp. */
+		out->ctime_ns = BPF_CORE_READ(inode, i_ctime_sec) * 1000000000ULL +
+				(BPF_CORE_READ(inode, i_ctime_nsec) & CSM_NSEC_MASK);
+		out->mtime_ns = BPF_CORE_READ(inode, i_mtime_sec) * 1000000000ULL +
+				(BPF_CORE_READ(inode, i_mtime_nsec) & CSM_NSEC_MASK);
 	} else {
 		struct inode___pre611 *old = (void *)inode;
 		out->ctime_ns = BPF_CORE_READ(old, __i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(old, __i_ctime.tv_nsec);
