@@ -33,6 +33,8 @@ public final class ExpressionCompiler {
         public let predicate: Predicate
         /// nil when the expression uses no event-specific field (it then applies to every event).
         public let eventType: EventType?
+        /// A necessary condition on literal string comparisons, used to index the rule (nil: none).
+        let approver: Approver?
     }
 
     /// Compiles `source`. Throws `SECLError` (syntax, types) or `UnsupportedError`.
@@ -53,7 +55,80 @@ public final class ExpressionCompiler {
         if distinct.count > 1 {
             throw SECLError("the expression mixes event types: \(distinct.map(\.name).sorted().joined(separator: ", "))", at: ast.position)
         }
-        return Compiled(predicate: predicate, eventType: distinct.first)
+        return Compiled(predicate: predicate, eventType: distinct.first, approver: approver(of: ast))
+    }
+
+    // MARK: - Approvers
+
+    /// A necessary condition of the expression made of literal string comparisons (see `Approvers.swift`).
+    private func approver(of ast: Expr) -> Approver? {
+        guard let terms = approverTerms(ast) else { return nil }
+        let cost = terms.reduce(0) { $0 + $1.cost }
+        return cost < 1_000 ? Approver(terms: terms) : nil
+    }
+
+    /// Terms such that the expression can only hold when one of them matches: for `a && b` those of
+    /// the cheaper side, for `a || b` those of both sides, for `field (==|in|=~) literals`,
+    /// `"literal" in field` and `field != "literal"` the comparison itself; nil when there are none.
+    private func approverTerms(_ e: Expr) -> [ApproverTerm]? {
+        switch e {
+        case .and(let a, let b, _):
+            let l = approverTerms(a)
+            let r = approverTerms(b)
+            guard let l else { return r }
+            guard let r else { return l }
+            return r.reduce(0) { $0 + $1.cost } < l.reduce(0) { $0 + $1.cost } ? r : l
+        case .or(let a, let b, _):
+            guard let l = approverTerms(a), let r = approverTerms(b) else { return nil }
+            return l + r
+        case .compare("!=", .identifier(let name, _), .string(let s, _), _):
+            guard let term = approverTerm(name, [.exact(s)]), !term.isArray else { return nil }
+            return [ApproverTerm(fieldName: term.fieldName, read: term.read, operands: term.operands, isPath: term.isPath,
+                                 isArray: false, negated: true)]
+        case .compare(let op, .string(let s, _), .identifier(let name, _), _) where op == "==" || op == "in":
+            return approverTerm(name, [.exact(s)]).map { [$0] }
+        case .compare(let op, .identifier(let name, _), let rhs, _) where op == "==" || op == "in" || op == "=~":
+            var operands: [StringOperand] = []
+            func add(_ x: Expr) -> Bool {
+                switch x {
+                case .string(let s, _): operands.append(op == "=~" ? .pattern(s) : .exact(s))
+                case .pattern(let s, _): operands.append(.pattern(s))
+                case .array(let items, _):
+                    if op == "==" || op == "=~" { return false }
+                    for i in items where !add(i) { return false }
+                default: return false
+                }
+                return true
+            }
+            guard add(rhs) else { return nil }
+            return approverTerm(name, operands).map { [$0] }
+        default:
+            return nil
+        }
+    }
+
+    /// A term on a plain string field (an ancestor field reads every ancestor).
+    private func approverTerm(_ name: String, _ operands: [StringOperand]) -> ApproverTerm? {
+        guard let (spec, bound, length) = resolve(name), bound == nil, !length, spec.type == .string,
+              case .string(let read) = spec.accessor else { return nil }
+        if spec.iteratesAncestors {
+            let reader: (EvalContext, StringBody) -> Bool = { ctx, body in
+                let saved = ctx.ancestor
+                var current = ctx.event.process?.parent
+                var depth = 0
+                var found = false
+                while let a = current, depth < 1_024 {
+                    ctx.ancestor = a
+                    if read(ctx, body) { found = true; break }
+                    current = a.parent
+                    depth += 1
+                }
+                ctx.ancestor = saved
+                return found
+            }
+            return ApproverTerm(fieldName: spec.name, read: reader, operands: operands, isPath: spec.isPath, isArray: true)
+        }
+        return ApproverTerm(fieldName: spec.name, read: read, operands: operands, isPath: spec.isPath, isArray: spec.isArray)
     }
 
     // MARK: - Macros and names

@@ -4,18 +4,32 @@ public struct CompiledRule {
     public let eventType: EventType?
     public let predicate: Predicate
     public let definition: RuleDefinition
+    /// Necessary condition used to skip the rule for events it cannot match (nil: always evaluated).
+    let approver: Approver?
+
+    init(id: String, eventType: EventType?, predicate: @escaping Predicate, definition: RuleDefinition, approver: Approver? = nil) {
+        self.id = id
+        self.eventType = eventType
+        self.predicate = predicate
+        self.definition = definition
+        self.approver = approver
+    }
 }
 
 /// Loaded rules bucketed by event type: an event is only evaluated against its own rules (and the
-/// few rules that name no event type).
+/// few rules that name no event type). Within a bucket, approvers (see `Approvers.swift`) select the
+/// rules an event may match; only those are evaluated.
 public final class RuleSet {
     public let rules: [CompiledRule]
     /// Indexed by `EventType.rawValue`.
     private let buckets: [[CompiledRule]]
     private let anyEvent: [CompiledRule]
-    /// The predicates alone, per bucket: iterating them retains nothing but the closures.
+    /// The predicates alone, per bucket.
     private let bucketPredicates: [[Predicate]]
     private let anyEventPredicates: [Predicate]
+    private let bucketIndexes: [ApproverIndex]
+    private let anyEventIndex: ApproverIndex
+    private let maxWords: Int
     let registry: FieldRegistry
 
     init(rules: [CompiledRule], registry: FieldRegistry) {
@@ -31,12 +45,45 @@ public final class RuleSet {
         self.anyEvent = anyEvent
         bucketPredicates = buckets.map { $0.map(\.predicate) }
         anyEventPredicates = anyEvent.map(\.predicate)
+        bucketIndexes = buckets.map { ApproverIndex(approvers: $0.map(\.approver)) }
+        anyEventIndex = ApproverIndex(approvers: anyEvent.map(\.approver))
+        maxWords = max(bucketIndexes.map(\.words).max() ?? 1, anyEventIndex.words, 1)
     }
 
     /// Rules that an event of this type meets.
     public func rules(for type: EventType) -> [CompiledRule] {
         let i = Int(type.rawValue)
         return i < buckets.count ? buckets[i] : []
+    }
+
+    /// How the approvers index the rules of an event type (for the benchmark and debugging).
+    public func approverSummary(for type: EventType?) -> String {
+        guard let type else { return anyEventIndex.summary }
+        let i = Int(type.rawValue)
+        return i < bucketIndexes.count ? bucketIndexes[i].summary : ""
+    }
+
+    /// Ids of the rules of an event type that have no approver (evaluated for every event of the type).
+    public func rulesWithoutApprover(for type: EventType) -> [String] {
+        rules(for: type).filter { $0.approver == nil }.map(\.id)
+    }
+
+    /// Evaluates the rules of one index whose candidate bit is set, in order.
+    @inline(__always)
+    private func evaluate(_ index: ApproverIndex, _ predicates: [Predicate], _ context: EvalContext, _ body: (Int) -> Void) {
+        if index.ruleCount == 0 { return }
+        let bits = context.candidateBits(maxWords)
+        index.candidates(context, bits)
+        var w = 0
+        while w < index.words {
+            var word = bits[w]
+            while word != 0 {
+                let j = w << 6 | word.trailingZeroBitCount
+                word &= word &- 1
+                if predicates[j](context) { body(j) }
+            }
+            w += 1
+        }
     }
 
     /// Calls `body` for each matching rule, in policy order within a bucket. Allocates nothing itself.
@@ -46,31 +93,26 @@ public final class RuleSet {
         context.ancestor = nil
         let i = Int(event.type.rawValue)
         if i < bucketPredicates.count {
-            let predicates = bucketPredicates[i]
-            var j = 0
-            while j < predicates.count {
-                if predicates[j](context) { body(buckets[i][j]) }
-                j += 1
-            }
+            evaluate(bucketIndexes[i], bucketPredicates[i], context) { body(buckets[i][$0]) }
         }
-        var k = 0
-        while k < anyEventPredicates.count {
-            if anyEventPredicates[k](context) { body(anyEvent[k]) }
-            k += 1
+        evaluate(anyEventIndex, anyEventPredicates, context) { body(anyEvent[$0]) }
+    }
+
+    /// Like `forEachMatch`, without approvers: every rule of the bucket is evaluated (reference for tests).
+    func forEachMatchUnfiltered(_ event: Event, context: EvalContext, _ body: (CompiledRule) -> Void) {
+        context.event = event
+        context.ancestor = nil
+        let i = Int(event.type.rawValue)
+        if i < bucketPredicates.count {
+            for (j, p) in bucketPredicates[i].enumerated() where p(context) { body(buckets[i][j]) }
         }
+        for (k, p) in anyEventPredicates.enumerated() where p(context) { body(anyEvent[k]) }
     }
 
     /// Number of rules matching `event` (used by the benchmark).
     public func countMatches(_ event: Event, context: EvalContext) -> Int {
-        context.event = event
-        context.ancestor = nil
         var n = 0
-        let i = Int(event.type.rawValue)
-        if i < bucketPredicates.count {
-            let predicates = bucketPredicates[i]
-            for j in 0..<predicates.count where predicates[j](context) { n += 1 }
-        }
-        for k in 0..<anyEventPredicates.count where anyEventPredicates[k](context) { n += 1 }
+        forEachMatch(event, context: context) { _ in n += 1 }
         return n
     }
 
@@ -78,6 +120,13 @@ public final class RuleSet {
     public func matches(_ event: Event, context: EvalContext = EvalContext()) -> [String] {
         var ids: [String] = []
         forEachMatch(event, context: context) { ids.append($0.id) }
+        return ids
+    }
+
+    /// Ids of the rules matching `event`, evaluating every rule (no approvers).
+    func matchesUnfiltered(_ event: Event, context: EvalContext = EvalContext()) -> [String] {
+        var ids: [String] = []
+        forEachMatchUnfiltered(event, context: context) { ids.append($0.id) }
         return ids
     }
 }

@@ -20,9 +20,30 @@ public final class EvalContext {
     /// Wall-clock "now" for duration comparisons: the event's time.
     var nowNs: Int64 { Int64(truncatingIfNeeded: event.timeNs) }
 
+    /// Candidate-rule bit set of the approvers, grown once and reused.
+    private var candidates: UnsafeMutablePointer<UInt64>
+    private var candidateCapacity: Int
+
     public init(event: Event = Event(type: .exit, payload: .exit(ExitPayload(cause: .exited, code: 0)))) {
         self.event = event
+        candidateCapacity = 8
+        candidates = .allocate(capacity: 8)
+        candidates.initialize(repeating: 0, count: 8)
         prepare()
+    }
+
+    deinit { candidates.deallocate() }
+
+    /// At least `words` words of scratch for candidate bits.
+    @inline(__always)
+    func candidateBits(_ words: Int) -> UnsafeMutablePointer<UInt64> {
+        if words > candidateCapacity {
+            candidates.deallocate()
+            candidates = .allocate(capacity: words)
+            candidates.initialize(repeating: 0, count: words)
+            candidateCapacity = words
+        }
+        return candidates
     }
 
     private func prepare() {

@@ -66,7 +66,7 @@ public struct PolicyLoader {
                 do {
                     let c = try compiler.compile(expression)
                     report.eventType = c.eventType
-                    compiled.append(CompiledRule(id: rule.id, eventType: c.eventType, predicate: c.predicate, definition: rule))
+                    compiled.append(CompiledRule(id: rule.id, eventType: c.eventType, predicate: c.predicate, definition: rule, approver: c.approver))
                 } catch let e as UnsupportedError {
                     report.status = .unsupported
                     report.reason = e.reason

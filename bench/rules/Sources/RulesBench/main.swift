@@ -73,15 +73,31 @@ let set = loaded.ruleSet
 let events = arguments.count > 2 ? recordedEvents(arguments[2]) : builtinEvents()
 print("policy: \(policy): \(set.rules.count) loaded rules (open \(set.rules(for: .open).count), exec \(set.rules(for: .exec).count))")
 
+if ProcessInfo.processInfo.environment["RULES_BENCH_STATS"] != nil {
+    print("approvers open: \(set.approverSummary(for: .open))")
+    print("approvers exec: \(set.approverSummary(for: .exec))")
+    print("approvers any event: \(set.approverSummary(for: nil))")
+    for t in [EventType.open, .exec] {
+        for id in set.rulesWithoutApprover(for: t) {
+            let rule = set.rules.first { $0.id == id }!
+            print("  no approver (\(t.name)): \(id): \(rule.definition.expression ?? "")")
+        }
+    }
+}
+
 let context = EvalContext()
 for (name, list) in [("open", events.open), ("exec", events.exec)] where !list.isEmpty {
     var matches = 0
     // Warm up (scratch buffers reach their capacity).
     for e in list { matches &+= set.countMatches(e, context: context) }
     var total = 0
-    let target = 2_000_000
     let start = nowSeconds()
-    while total < target {
+    // Fixed event count when RULES_BENCH_EVENTS is set (allocation counts under valgrind); otherwise
+    // run for about RULES_BENCH_SECONDS (default 2) seconds.
+    let env = ProcessInfo.processInfo.environment
+    let fixed = env["RULES_BENCH_EVENTS"].flatMap { Int($0) }
+    let seconds = env["RULES_BENCH_SECONDS"].flatMap { Double($0) } ?? 2
+    while fixed.map({ total < $0 }) ?? (total < 10_000_000 && (total < list.count * 4 || nowSeconds() - start < seconds)) {
         for e in list { matches &+= set.countMatches(e, context: context) }
         total += list.count
     }
