@@ -185,7 +185,7 @@ public struct RecordDecoder {
     static func string<T>(fromCharArray array: T) -> String {
         withUnsafeBytes(of: array) { raw in
             let end = raw.firstIndex(of: 0) ?? raw.count
-            return String(kernelBytes: raw[0..<end])
+            return String(kernelBytes: UnsafeRawBufferPointer(rebasing: raw[0..<end]))
         }
     }
 

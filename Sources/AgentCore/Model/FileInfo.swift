@@ -51,14 +51,18 @@ public struct FileInfo: Sendable, Equatable {
         self.inUpperLayer = inUpperLayer
     }
 
-    /// The last component of a path (`/` for the root).
+    /// The last component of a path (`/` for the root). Works on UTF-8 bytes: it runs for every
+    /// file of every event, and Character-level Substring operations were a visible share of decoding.
     public static func baseName(of path: String) -> String {
-        if path == "/" { return "/" }
-        var trimmed = Substring(path)
-        while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
-        if let slash = trimmed.lastIndex(of: "/") {
-            return String(trimmed[trimmed.index(after: slash)...])
+        var path = path
+        return path.withUTF8 { bytes -> String in
+            let slash = UInt8(ascii: "/")
+            var end = bytes.count
+            while end > 1, bytes[end - 1] == slash { end -= 1 }
+            if end == 1, bytes[0] == slash { return "/" }
+            var start = end
+            while start > 0, bytes[start - 1] != slash { start -= 1 }
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
         }
-        return String(trimmed)
     }
 }

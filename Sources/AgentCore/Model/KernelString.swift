@@ -3,11 +3,26 @@ extension String {
     /// valid UTF-8 sequence becomes the four characters `\xNN`, so nothing is lost and the result is
     /// always valid Unicode (and so always valid in JSON once escaped).
     public init<Bytes: Collection>(kernelBytes bytes: Bytes) where Bytes.Element == UInt8 {
+        // Paths, names and arguments are nearly always ASCII: check that first, a plain byte loop
+        // over contiguous storage, and copy without the UTF-8 validator.
+        let ascii = bytes.withContiguousStorageIfAvailable { buffer -> String? in
+            for byte in buffer where byte >= 0x80 { return nil }
+            return String(decoding: buffer, as: UTF8.self)
+        }
+        if let ascii = ascii ?? nil {
+            self = ascii
+            return
+        }
         if let valid = String(validating: bytes, as: UTF8.self) {
             self = valid
             return
         }
         self = String.escapingInvalidUTF8(Array(bytes))
+    }
+
+    /// `init(kernelBytes:)` for raw memory (ring-buffer records), which has contiguous storage.
+    public init(kernelBytes bytes: UnsafeRawBufferPointer) {
+        self.init(kernelBytes: UnsafeBufferPointer(start: bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), count: bytes.count))
     }
 
     /// Slow path of `init(kernelBytes:)`.
