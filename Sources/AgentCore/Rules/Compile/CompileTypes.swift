@@ -60,6 +60,14 @@ indirect enum CValue {
         }
     }
 
+    /// A boolean expression or constant (what `&&`, `||` and `!` take).
+    var isBoolean: Bool {
+        switch self {
+        case .predicate, .constBool: return true
+        default: return false
+        }
+    }
+
     var field: FieldSpec? {
         switch self {
         case .strings(_, let f), .ints(_, _, let f): return f

@@ -61,10 +61,22 @@ public final class ExpressionCompiler {
     // MARK: - Approvers
 
     /// A necessary condition of the expression made of literal string comparisons (see `Approvers.swift`).
+    /// The two cheapest top-level conjuncts that give terms form its groups.
     private func approver(of ast: Expr) -> Approver? {
-        guard let terms = approverTerms(ast) else { return nil }
-        let cost = terms.reduce(0) { $0 + $1.cost }
-        return cost < 1_000 ? Approver(terms: terms) : nil
+        var conjuncts: [Expr] = []
+        func flatten(_ e: Expr) {
+            if case .and(let a, let b, _) = e { flatten(a); flatten(b) } else { conjuncts.append(e) }
+        }
+        flatten(ast)
+        var groups: [(cost: Int, terms: [ApproverTerm])] = []
+        for c in conjuncts {
+            guard let terms = approverTerms(c) else { continue }
+            let cost = terms.reduce(0) { $0 + $1.cost }
+            if cost < 1_000 { groups.append((cost, terms)) }
+        }
+        if groups.isEmpty { return nil }
+        let best = groups.enumerated().sorted { ($0.element.cost, $0.offset) < ($1.element.cost, $1.offset) }.prefix(2)
+        return Approver(groups: best.map(\.element.terms))
     }
 
     /// Terms such that the expression can only hold when one of them matches: for `a && b` those of
@@ -93,6 +105,7 @@ public final class ExpressionCompiler {
                 switch x {
                 case .string(let s, _): operands.append(op == "=~" ? .pattern(s) : .exact(s))
                 case .pattern(let s, _): operands.append(.pattern(s))
+                case .regex(let r, _): operands.append(.regex(r))
                 case .array(let items, _):
                     if op == "==" || op == "=~" { return false }
                     for i in items where !add(i) { return false }
@@ -222,17 +235,34 @@ public final class ExpressionCompiler {
             }
             return .array(flat)
         case .not(let x, let p):
-            let inner = try asPredicate(try compile(x), at: p)
+            let v = try compile(x)
+            let inner = try asPredicate(v, at: p)
+            if case .constBool(let c) = v { return .constBool(!c) }
             return .predicate { !inner($0) }
         case .and(let a, let b, let p):
-            let l = try asPredicate(try compile(a), at: a.position)
-            let r = try asPredicate(try compile(b), at: b.position)
+            let lv = try compile(a)
+            let rv = try compile(b)
+            let l = try asPredicate(lv, at: a.position)
+            let r = try asPredicate(rv, at: b.position)
             _ = p
-            return .predicate { l($0) && r($0) }
+            // Constant sides (user variables keep their defaults) fold away.
+            switch (lv, rv) {
+            case (.constBool(false), _): return .constBool(false)
+            case (.constBool(true), _): return rv.isBoolean ? rv : .predicate(r)
+            case (_, .constBool(true)): return lv.isBoolean ? lv : .predicate(l)
+            default: return .predicate { l($0) && r($0) }
+            }
         case .or(let a, let b, _):
-            let l = try asPredicate(try compile(a), at: a.position)
-            let r = try asPredicate(try compile(b), at: b.position)
-            return .predicate { l($0) || r($0) }
+            let lv = try compile(a)
+            let rv = try compile(b)
+            let l = try asPredicate(lv, at: a.position)
+            let r = try asPredicate(rv, at: b.position)
+            switch (lv, rv) {
+            case (.constBool(true), _): return .constBool(true)
+            case (.constBool(false), _): return rv.isBoolean ? rv : .predicate(r)
+            case (_, .constBool(false)): return lv.isBoolean ? lv : .predicate(l)
+            default: return .predicate { l($0) || r($0) }
+            }
         case .negate(let x, let p):
             let v = try compile(x)
             switch v {
@@ -243,7 +273,7 @@ public final class ExpressionCompiler {
         case .arith(let op, let a, let b, let p):
             return try arithmetic(op, try compile(a), try compile(b), p)
         case .compare(let op, let a, let b, let p):
-            return .predicate(try compare(op, a, b, p))
+            return try compare(op, a, b, p)
         }
     }
 
@@ -359,7 +389,7 @@ public final class ExpressionCompiler {
         }
     }
 
-    private func compare(_ op: String, _ a: Expr, _ b: Expr, _ p: SourcePosition) throws -> Predicate {
+    private func compare(_ op: String, _ a: Expr, _ b: Expr, _ p: SourcePosition) throws -> CValue {
         let saved = pendingIterator
         pendingIterator = false
         let l = try compile(a)
@@ -380,7 +410,10 @@ public final class ExpressionCompiler {
             let inner = predicate
             predicate = { !inner($0) }
         }
-        return predicate
+        if l.isConstant, r.isConstant, !iterates {
+            return .constBool(predicate(EvalContext()))
+        }
+        return .predicate(predicate)
     }
 
     private enum Domain { case string, int, bool, ip }

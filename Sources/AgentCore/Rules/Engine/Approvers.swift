@@ -25,21 +25,22 @@ struct ApproverTerm {
         var c = isArray ? 3 : 1
         for op in operands {
             switch op {
-            case .exact: break
+            case .exact(let s): if s.isEmpty { c += 40 }  // the empty value is common
             case .pattern(let p):
                 let g = Glob(p, isPath: isPath)
                 if g.exact != nil { break }
                 c += g.prefix.isEmpty ? 20 : 2
-            case .regex: c += 1_000
+            case .regex(let r): c += StringMatcher.requiredLiteral(r).isEmpty ? 1_000 : 5
             }
         }
         return c
     }
 }
 
-/// A rule's approver: the rule may match only if one of the terms matches.
+/// A rule's approver: up to two groups of terms (from different conjuncts); the rule may match only
+/// if, in every group, one of the terms matches.
 struct Approver {
-    let terms: [ApproverTerm]
+    let groups: [[ApproverTerm]]
 }
 
 // MARK: - Exact-value table
@@ -173,6 +174,8 @@ final class PrefixTrie {
     private let entryCount: [Int32]
     let globs: [Glob]
     let rules: [Int32]
+    /// `globs[i].requiredBytes`, stored inline.
+    let required: [ByteSet]
     let isEmpty: Bool
 
     init(_ items: [(Glob, Int32)]) {
@@ -228,6 +231,7 @@ final class PrefixTrie {
         self.entryCount = entryCount
         self.globs = globs
         self.rules = rules
+        required = globs.map(\.requiredBytes)
         isEmpty = items.isEmpty
     }
 
@@ -266,15 +270,23 @@ final class ApproverIndex {
         /// `!=` terms: the rule is a candidate when the value differs from the literal.
         let notEqual: [[UInt8]]
         let notEqualRules: [Int32]
+        /// Regular expressions: the rule is a candidate when the value contains the regex's required literal.
+        let contains: [[UInt8]]
+        let containsRules: [Int32]
+        /// Second-group fields: the rules with entries here (read the field only if one is still a candidate).
+        let ruleMask: [UInt64]
 
         init(name: String, read: @escaping (EvalContext, StringBody) -> Bool, exact: BytesTable, patterns: PrefixTrie,
-             notEqual: [([UInt8], Int32)]) {
+             notEqual: [([UInt8], Int32)], contains: [([UInt8], Int32)], ruleMask: [UInt64]) {
+            self.ruleMask = ruleMask
             self.name = name
             self.read = read
             self.exact = exact
             self.patterns = patterns
             self.notEqual = notEqual.map(\.0)
             notEqualRules = notEqual.map(\.1)
+            self.contains = contains.map(\.0)
+            containsRules = contains.map(\.1)
         }
     }
 
@@ -282,104 +294,153 @@ final class ApproverIndex {
     let words: Int
     /// Rules without an approver: always evaluated.
     let always: [UInt64]
+    /// Fields of the first groups, then of the second groups.
     let fields: [FieldIndex]
+    let secondFields: [FieldIndex]
     /// Rules whose approver is an empty list: they can never match.
     let approvedCount: Int
 
+    /// Candidate bits are `2 * words` words: a rule's bit in the first half is set when its first
+    /// group matched, in the second half when its second group matched (or it has none).
     init(approvers: [Approver?]) {
         ruleCount = approvers.count
-        words = (approvers.count + 63) / 64
-        var always = [UInt64](repeating: 0, count: max(words, 1))
-        var exactByField: [String: [[UInt8]: [Int32]]] = [:]
-        var globsByField: [String: [(Glob, Int32)]] = [:]
-        var notEqualByField: [String: [([UInt8], Int32)]] = [:]
-        var readers: [String: (EvalContext, StringBody) -> Bool] = [:]
-        var order: [String] = []
+        words = max((approvers.count + 63) / 64, 1)
+        let stride = words * 64
+        var always = [UInt64](repeating: 0, count: 2 * words)
         var approved = 0
+        func setAlways(_ slot: Int) { always[slot >> 6] |= 1 << UInt64(slot & 63) }
         for (i, a) in approvers.enumerated() {
-            guard let a else {
-                always[i >> 6] |= 1 << UInt64(i & 63)
-                continue
-            }
-            approved += 1
-            for t in a.terms {
-                if readers[t.fieldName] == nil {
-                    readers[t.fieldName] = t.read
-                    order.append(t.fieldName)
-                }
-                if t.negated, t.operands.count == 1, case .exact(let s) = t.operands[0] {
-                    notEqualByField[t.fieldName, default: []].append((Array(s.utf8), Int32(i)))
-                    continue
-                }
-                for op in t.operands {
-                    switch op {
-                    case .exact(let s):
-                        exactByField[t.fieldName, default: [:]][Array(s.utf8), default: []].append(Int32(i))
-                    case .pattern(let p):
-                        let g = Glob(p, isPath: t.isPath)
-                        if let e = g.exact {
-                            exactByField[t.fieldName, default: [:]][e, default: []].append(Int32(i))
-                        } else {
-                            globsByField[t.fieldName, default: []].append((g, Int32(i)))
-                        }
-                    case .regex:
-                        // Never produced by the compiler's approver extraction.
-                        break
-                    }
-                }
-            }
+            let groups = a?.groups ?? []
+            if groups.isEmpty { setAlways(i) } else { approved += 1 }
+            if groups.count < 2 { setAlways(stride + i) }
         }
         self.always = always
         approvedCount = approved
-        fields = order.map { name in
+        fields = ApproverIndex.fieldIndexes(approvers, level: 0, stride: stride, words: words)
+        secondFields = ApproverIndex.fieldIndexes(approvers, level: 1, stride: stride, words: words)
+    }
+
+    private static func fieldIndexes(_ approvers: [Approver?], level: Int, stride: Int, words: Int) -> [FieldIndex] {
+        var exactByField: [String: [[UInt8]: [Int32]]] = [:]
+        var globsByField: [String: [(Glob, Int32)]] = [:]
+        var notEqualByField: [String: [([UInt8], Int32)]] = [:]
+        var containsByField: [String: [([UInt8], Int32)]] = [:]
+        var masks: [String: [UInt64]] = [:]
+        var readers: [String: (EvalContext, StringBody) -> Bool] = [:]
+        var order: [String] = []
+        for (i, a) in approvers.enumerated() {
+            let groups = a?.groups ?? []
+            if groups.count > level {
+                let terms = groups[level]
+                let slot = Int32(level * stride + i)
+                for t in terms {
+                    if readers[t.fieldName] == nil {
+                        readers[t.fieldName] = t.read
+                        order.append(t.fieldName)
+                        masks[t.fieldName] = [UInt64](repeating: 0, count: words)
+                    }
+                    masks[t.fieldName]![i >> 6] |= 1 << UInt64(i & 63)
+                    if t.negated, t.operands.count == 1, case .exact(let s) = t.operands[0] {
+                        notEqualByField[t.fieldName, default: []].append((Array(s.utf8), slot))
+                        continue
+                    }
+                    for op in t.operands {
+                        switch op {
+                        case .exact(let s):
+                            exactByField[t.fieldName, default: [:]][Array(s.utf8), default: []].append(slot)
+                        case .pattern(let p):
+                            let g = Glob(p, isPath: t.isPath)
+                            if let e = g.exact {
+                                exactByField[t.fieldName, default: [:]][e, default: []].append(slot)
+                            } else {
+                                globsByField[t.fieldName, default: []].append((g, slot))
+                            }
+                        case .regex(let r):
+                            // The compiler only keeps regexes with a required literal; an empty one matches everything.
+                            containsByField[t.fieldName, default: []].append((StringMatcher.requiredLiteral(r), slot))
+                        }
+                    }
+                }
+            }
+        }
+        return order.map { name in
             let exact = (exactByField[name] ?? [:]).sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { ($0.key, $0.value) }
-            return FieldIndex(name: name, read: readers[name]!, exact: BytesTable(exact), patterns: PrefixTrie(globsByField[name] ?? []),
-                              notEqual: notEqualByField[name] ?? [])
+            let f = FieldIndex(name: name, read: readers[name]!, exact: BytesTable(exact), patterns: PrefixTrie(globsByField[name] ?? []),
+                               notEqual: notEqualByField[name] ?? [], contains: containsByField[name] ?? [], ruleMask: masks[name]!)
+            return f
         }
     }
 
-    /// Sets in `bits` (`words` words) the rules that the event may match.
+    /// Sets in `bits` (the first `words` words; `2 * words` are used) the rules that the event may match.
     @inline(__always)
     func candidates(_ ctx: EvalContext, _ bits: UnsafeMutablePointer<UInt64>) {
         var w = 0
-        while w < words { bits[w] = always[w]; w += 1 }
+        while w < 2 * words { bits[w] = always[w]; w += 1 }
         var f = 0
         while f < fields.count {
-            let field = fields[f]
-            _ = field.read(ctx) { v in
-                let e = field.exact.find(v)
-                if e >= 0 {
-                    for k in field.exact.valueRange(e) {
-                        let r = Int(field.exact.values[k])
-                        bits[r >> 6] |= 1 << UInt64(r & 63)
-                    }
-                }
-                var n = 0
-                while n < field.notEqual.count {
-                    if !Glob.equal(v, 0, v.count, field.notEqual[n]) {
-                        let r = Int(field.notEqualRules[n])
-                        bits[r >> 6] |= 1 << UInt64(r & 63)
-                    }
-                    n += 1
-                }
-                field.patterns.walk(v) { entry in
-                    let r = Int(field.patterns.rules[entry])
-                    let bit: UInt64 = 1 << UInt64(r & 63)
-                    if bits[r >> 6] & bit == 0, field.patterns.globs[entry].matches(v) {
-                        bits[r >> 6] |= bit
-                    }
-                }
-                return false
-            }
+            ApproverIndex.mark(fields[f], ctx, bits)
             f += 1
+        }
+        // Second groups: only fields that can still change the outcome of a candidate.
+        f = 0
+        while f < secondFields.count {
+            let field = secondFields[f]
+            var live = false
+            w = 0
+            while w < words { if field.ruleMask[w] & bits[w] != 0 { live = true; break }; w += 1 }
+            if live { ApproverIndex.mark(field, ctx, bits) }
+            f += 1
+        }
+        w = 0
+        while w < words { bits[w] &= bits[words + w]; w += 1 }
+    }
+
+    /// Sets the slots of the entries of `field` that its value(s) match.
+    @inline(__always)
+    static func mark(_ field: FieldIndex, _ ctx: EvalContext, _ bits: UnsafeMutablePointer<UInt64>) {
+        _ = field.read(ctx) { v in
+            let e = field.exact.find(v)
+            if e >= 0 {
+                for k in field.exact.valueRange(e) {
+                    let r = Int(field.exact.values[k])
+                    bits[r >> 6] |= 1 << UInt64(r & 63)
+                }
+            }
+            var n = 0
+            while n < field.notEqual.count {
+                if !Glob.equal(v, 0, v.count, field.notEqual[n]) {
+                    let r = Int(field.notEqualRules[n])
+                    bits[r >> 6] |= 1 << UInt64(r & 63)
+                }
+                n += 1
+            }
+            n = 0
+            while n < field.contains.count {
+                if StringMatcher.contains(v, field.contains[n]) {
+                    let r = Int(field.containsRules[n])
+                    bits[r >> 6] |= 1 << UInt64(r & 63)
+                }
+                n += 1
+            }
+            if field.patterns.isEmpty { return false }
+            let present = ByteSet(of: v)
+            field.patterns.walk(v) { entry in
+                let r = Int(field.patterns.rules[entry])
+                let bit: UInt64 = 1 << UInt64(r & 63)
+                if bits[r >> 6] & bit == 0, field.patterns.required[entry].isSubset(of: present),
+                   field.patterns.globs[entry].matches(v) {
+                    bits[r >> 6] |= bit
+                }
+            }
+            return false
         }
     }
 
     /// A one-line summary (for the benchmark and debugging).
     var summary: String {
         var parts: [String] = []
-        for f in fields {
-            parts.append("\(f.name): \(f.exact.values.count) exact, \(f.patterns.globs.count) patterns, \(f.notEqual.count) !=")
+        for f in fields + secondFields {
+            parts.append("\(f.name): \(f.exact.values.count) exact, \(f.patterns.globs.count) patterns, \(f.notEqual.count) !=, \(f.contains.count) regex")
         }
         return "\(approvedCount)/\(ruleCount) rules with approvers; " + parts.joined(separator: "; ")
     }

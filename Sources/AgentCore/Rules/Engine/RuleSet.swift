@@ -47,7 +47,7 @@ public final class RuleSet {
         anyEventPredicates = anyEvent.map(\.predicate)
         bucketIndexes = buckets.map { ApproverIndex(approvers: $0.map(\.approver)) }
         anyEventIndex = ApproverIndex(approvers: anyEvent.map(\.approver))
-        maxWords = max(bucketIndexes.map(\.words).max() ?? 1, anyEventIndex.words, 1)
+        maxWords = 2 * max(bucketIndexes.map(\.words).max() ?? 1, anyEventIndex.words, 1)
     }
 
     /// Rules that an event of this type meets.
@@ -66,6 +66,21 @@ public final class RuleSet {
     /// Ids of the rules of an event type that have no approver (evaluated for every event of the type).
     public func rulesWithoutApprover(for type: EventType) -> [String] {
         rules(for: type).filter { $0.approver == nil }.map(\.id)
+    }
+
+    /// Ids of the rules the approvers let through for `event` (evaluated in full), for debugging.
+    public func candidates(_ event: Event, context: EvalContext = EvalContext()) -> [String] {
+        context.event = event
+        context.ancestor = nil
+        var ids: [String] = []
+        let i = Int(event.type.rawValue)
+        for (index, rules) in [(i < bucketIndexes.count ? bucketIndexes[i] : anyEventIndex, i < buckets.count ? buckets[i] : []),
+                               (anyEventIndex, anyEvent)] where index.ruleCount > 0 {
+            let bits = context.candidateBits(maxWords)
+            index.candidates(context, bits)
+            for j in 0..<index.ruleCount where bits[j >> 6] & (1 << UInt64(j & 63)) != 0 { ids.append(rules[j].id) }
+        }
+        return ids
     }
 
     /// Evaluates the rules of one index whose candidate bit is set, in order.

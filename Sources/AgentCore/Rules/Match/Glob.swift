@@ -29,6 +29,9 @@ public final class Glob: @unchecked Sendable {
     /// Literal text before the first wildcard and after the last one: cheap necessary conditions.
     let prefix: [UInt8]
     let suffix: [UInt8]
+    /// Bytes every match contains (the literal pieces), as a 256-bit set: a value lacking one of
+    /// them cannot match. See `ByteSet`.
+    let requiredBytes: ByteSet
 
     public init(_ pattern: String, isPath: Bool) {
         self.pattern = pattern
@@ -59,6 +62,9 @@ public final class Glob: @unchecked Sendable {
         if all.count > 1, case .literal(let l)? = all.last { suf = l }
         prefix = pre
         suffix = suf
+        var required = ByteSet()
+        for p in all { if case .literal(let l) = p { for b in l { required.insert(b) } } }
+        requiredBytes = required
         if isPath, let first = segs.first, case .pieces(_, true) = first {
             leadingStarSegment = true
         } else {
@@ -190,5 +196,36 @@ public final class Glob: @unchecked Sendable {
             guard Glob.matchPieces(pieces[...], v, pos, segEnd) else { return false }
             return matchSegments(si + 1, v, nextPos)
         }
+    }
+}
+
+/// A set of byte values (256 bits).
+struct ByteSet: Sendable, Equatable {
+    var a: UInt64 = 0, b: UInt64 = 0, c: UInt64 = 0, d: UInt64 = 0
+
+    @inline(__always)
+    mutating func insert(_ x: UInt8) {
+        let bit: UInt64 = 1 << UInt64(x & 63)
+        switch x >> 6 {
+        case 0: a |= bit
+        case 1: b |= bit
+        case 2: c |= bit
+        default: d |= bit
+        }
+    }
+
+    @inline(__always)
+    init() {}
+
+    @inline(__always)
+    init(of v: UnsafeBufferPointer<UInt8>) {
+        var i = 0
+        while i < v.count { insert(v[i]); i += 1 }
+    }
+
+    /// True when every byte of `self` is in `other`.
+    @inline(__always)
+    func isSubset(of other: ByteSet) -> Bool {
+        (a & ~other.a) | (b & ~other.b) | (c & ~other.c) | (d & ~other.d) == 0
     }
 }

@@ -14,6 +14,7 @@ final class StringMatcher {
     private let exactTable: BytesTable
     private let singleExact: [UInt8]?
     private let globs: [Glob]
+    private let globRequired: [ByteSet]
     private let regexes: [NSRegularExpression]
     /// Per regex: a literal every match contains (empty: none known), checked before running it.
     private let regexLiterals: [[UInt8]]
@@ -43,6 +44,7 @@ final class StringMatcher {
         regexLiterals = literals
         singleExact = exact.count == 1 ? exact[0] : nil
         self.globs = globs
+        globRequired = globs.map(\.requiredBytes)
         self.regexes = regexes
         isEmpty = operands.isEmpty
     }
@@ -55,9 +57,18 @@ final class StringMatcher {
             return true
         }
         var i = 0
-        while i < globs.count {
-            if globs[i].matches(v) { return true }
-            i += 1
+        if globs.count >= 4 {
+            // Long pattern lists: skip the patterns needing a byte the value lacks.
+            let present = ByteSet(of: v)
+            while i < globs.count {
+                if globRequired[i].isSubset(of: present), globs[i].matches(v) { return true }
+                i += 1
+            }
+        } else {
+            while i < globs.count {
+                if globs[i].matches(v) { return true }
+                i += 1
+            }
         }
         if !regexes.isEmpty {
             // Regular expressions are rare (a handful of rules); they need a String, so they run only

@@ -59,6 +59,13 @@ func recordedEvents(_ path: String) -> (open: [Event], exec: [Event]) {
     return (opens, execs)
 }
 
+extension EventPayload {
+    var openFile: String? {
+        if case .open(let p) = self { return p.file.path }
+        return nil
+    }
+}
+
 func nowSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
@@ -85,8 +92,16 @@ if ProcessInfo.processInfo.environment["RULES_BENCH_STATS"] != nil {
     }
 }
 
+if ProcessInfo.processInfo.environment["RULES_BENCH_STATS"] != nil {
+    for e in events.open + events.exec {
+        let what = e.type == .open ? (e.payload.openFile ?? "") : (e.process?.executable?.path ?? "")
+        print("  candidates \(e.type.name) \(what): \(set.candidates(e).joined(separator: " "))")
+    }
+}
+
 let context = EvalContext()
-for (name, list) in [("open", events.open), ("exec", events.exec)] where !list.isEmpty {
+let only = ProcessInfo.processInfo.environment["RULES_BENCH_ONLY"]
+for (name, list) in [("open", events.open), ("exec", events.exec)] where !list.isEmpty && (only == nil || only == name) {
     var matches = 0
     // Warm up (scratch buffers reach their capacity).
     for e in list { matches &+= set.countMatches(e, context: context) }
