@@ -17,63 +17,68 @@ struct inode___pre611 {
 	struct timespec64 i_mtime;
 } __attribute__((preserve_access_index));
 
-static __always_inline void fill_inode(struct csm_file *out, struct inode *inode)
+static __always_inline void fill_inode(struct csm_file *out, struct inode *inode_ptr)
 {
-	out->inode = BPF_CORE_READ(inode, i_ino);
-	out->mode = BPF_CORE_READ(inode, i_mode);
-	out->uid = BPF_CORE_READ(inode, i_uid.val);
-	out->gid = BPF_CORE_READ(inode, i_gid.val);
-	out->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	/* Direct BTF loads (bpf_rdonly_cast) instead of one bpf_probe_read_kernel call per field: this
+	 * runs for every open and the helper calls were most of its cost. */
+	struct inode *inode = CSM_KERNEL_CAST(inode_ptr, struct inode);
+	struct super_block *sb = inode->i_sb;
+
+	out->inode = inode->i_ino;
+	out->mode = inode->i_mode;
+	out->uid = inode->i_uid.val;
+	out->gid = inode->i_gid.val;
+	out->dev = sb->s_dev;
 	if (bpf_core_field_exists(inode->i_ctime_sec)) {
 		/* Since 6.13 the top bit of i_ctime_nsec flags a queried multigrain timestamp. */
-		out->ctime_ns = BPF_CORE_READ(inode, i_ctime_sec) * 1000000000ULL +
-				(BPF_CORE_READ(inode, i_ctime_nsec) & CSM_NSEC_MASK);
-		out->mtime_ns = BPF_CORE_READ(inode, i_mtime_sec) * 1000000000ULL +
-				(BPF_CORE_READ(inode, i_mtime_nsec) & CSM_NSEC_MASK);
+		out->ctime_ns = inode->i_ctime_sec * 1000000000ULL + (inode->i_ctime_nsec & CSM_NSEC_MASK);
+		out->mtime_ns = inode->i_mtime_sec * 1000000000ULL + (inode->i_mtime_nsec & CSM_NSEC_MASK);
 	} else {
-		struct inode___pre611 *old = (void *)inode;
+		struct inode___pre611 *old = (void *)inode_ptr;
 		out->ctime_ns = BPF_CORE_READ(old, __i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(old, __i_ctime.tv_nsec);
 		out->mtime_ns = BPF_CORE_READ(old, i_mtime.tv_sec) * 1000000000ULL + BPF_CORE_READ(old, i_mtime.tv_nsec);
 	}
-	const char *fstype = BPF_CORE_READ(inode, i_sb, s_type, name);
-	bpf_probe_read_kernel_str(out->fstype, sizeof(out->fstype), fstype);
+	bpf_probe_read_kernel_str(out->fstype, sizeof(out->fstype), sb->s_type->name);
 }
 
 /* Fills `out` from (dentry, vfsmnt) and writes the path into the record scratch at `offset`. */
 static __always_inline void fill_file_from_path(struct csm_file *out, __u32 offset,
 						struct dentry *dentry, struct vfsmount *vfsmnt)
 {
-	struct inode *inode = BPF_CORE_READ(dentry, d_inode);
+	struct inode *inode = CSM_KERNEL_CAST(dentry, struct dentry)->d_inode;
 	__u64 written;
 
 	if (inode)
 		fill_inode(out, inode);
-	out->mount_id = BPF_CORE_READ(real_mount(vfsmnt), mnt_id);
+	out->mount_id = CSM_KERNEL_CAST(real_mount(vfsmnt), struct mount)->mnt_id;
 	written = csm_write_path((__u64)dentry, (__u64)vfsmnt, offset);
 	out->path_len = (__u16)written;
 	out->path_error |= written >> 32;
 }
 
-static __always_inline void fill_file(struct csm_file *out, __u32 offset, struct file *file)
+static __always_inline void fill_file(struct csm_file *out, __u32 offset, struct file *file_ptr)
 {
-	if (!file) {
+	if (!file_ptr) {
 		out->path_error |= CSM_PATH_ERR_NO_FILE;
 		return;
 	}
-	fill_file_from_path(out, offset, BPF_CORE_READ(file, f_path.dentry),
-			    BPF_CORE_READ(file, f_path.mnt));
+	/* Helper reads on purpose: these two travel as scalars into csm_write_path (a global function
+	 * takes no BTF pointers). */
+	fill_file_from_path(out, offset, BPF_CORE_READ(file_ptr, f_path.dentry), BPF_CORE_READ(file_ptr, f_path.mnt));
 }
 
-/* task->files->fdt->fd[fd], or NULL. */
-static __always_inline struct file *file_from_fd(struct task_struct *task, __s64 fd)
+/* task->files->fdt->fd[fd], or NULL. Direct BTF loads but for the indexed slot (the verifier wants
+ * constant offsets on BTF pointers). */
+static __always_inline struct file *file_from_fd(struct task_struct *task_ptr, __s64 fd)
 {
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct task_struct *task = CSM_KERNEL_CAST(task_ptr, struct task_struct);
+	struct fdtable *fdt = task->files->fdt;
 	struct file **fds;
 	struct file *file = NULL;
 
-	if (!fdt || fd < 0 || fd >= CSM_MAX_FD || fd >= BPF_CORE_READ(fdt, max_fds))
+	if (!fdt || fd < 0 || fd >= CSM_MAX_FD || fd >= fdt->max_fds)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
+	fds = fdt->fd;
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) != 0)
 		return NULL;
 	return file;

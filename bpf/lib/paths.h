@@ -8,6 +8,11 @@
 /* Offsets into the record scratch buffer are masked with this so the verifier can bound them. */
 #define CSM_RECORD_OFFSET_MASK (CSM_MAX_RECORD_LEN - 1)
 
+/* A read-only BTF view of a kernel pointer: fields are then plain loads (faulting loads are caught
+ * and read as 0) rather than one bpf_probe_read_kernel helper call each. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define CSM_KERNEL_CAST(ptr, type) ((type *)bpf_rdonly_cast((const void *)(ptr), bpf_core_type_id_kernel(type)))
+
 static __always_inline struct path_scratch *get_path_scratch(void)
 {
 	__u32 zero = 0;
@@ -22,37 +27,39 @@ static __always_inline struct mount *real_mount(struct vfsmount *vfsmnt)
 /* Assembles the path of (dentry, vfsmnt) backwards so that it ends at CSM_PATH_SCRATCH_LEN in
  * `ps`. Returns where it starts. Sets CSM_PATH_ERR_* bits in *error when it had to stop early: the
  * result is then the tail of the real path, flagged, never a silently shortened one. */
-static __always_inline __u32 build_path(struct path_scratch *ps, struct dentry *dentry,
-					struct vfsmount *vfsmnt, __u32 *error)
+static __always_inline __u32 build_path(struct path_scratch *ps, struct dentry *dentry_ptr,
+					struct vfsmount *vfsmnt_ptr, __u32 *error)
 {
-	struct mount *mnt = real_mount(vfsmnt);
-	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+	struct mount *mnt = CSM_KERNEL_CAST(real_mount(vfsmnt_ptr), struct mount);
+	struct dentry *dentry = CSM_KERNEL_CAST(dentry_ptr, struct dentry);
+	unsigned long mnt_root = (unsigned long)mnt->mnt.mnt_root;
 	bool reached_root = false;
 
 	ps->pos = CSM_PATH_SCRATCH_LEN;
 	ps->components = 0;
-	if (!dentry) {
+	if (!dentry_ptr) {
 		*error |= CSM_PATH_ERR_NO_FILE;
 		return ps->pos;
 	}
 
 #pragma clang loop unroll(disable)
 	for (int i = 0; i < CSM_MAX_PATH_DEPTH + CSM_MAX_MOUNT_CROSSINGS; i++) {
-		struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+		unsigned long current = (unsigned long)dentry;
+		unsigned long parent = (unsigned long)dentry->d_parent;
 
-		if (dentry == mnt_root) {
-			struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+		if (current == mnt_root) {
+			unsigned long mnt_parent = (unsigned long)mnt->mnt_parent;
 
-			if (mnt_parent == mnt || !mnt_parent) {
+			if (mnt_parent == (unsigned long)mnt || !mnt_parent) {
 				reached_root = true;
 				break;
 			}
-			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-			mnt = mnt_parent;
-			mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
+			dentry = CSM_KERNEL_CAST(mnt->mnt_mountpoint, struct dentry);
+			mnt = CSM_KERNEL_CAST(mnt_parent, struct mount);
+			mnt_root = (unsigned long)mnt->mnt.mnt_root;
 			continue;
 		}
-		if (dentry == parent || !parent) {
+		if (current == parent || !parent) {
 			/* Root of a filesystem that is not mounted here (pipe, socket, detached tree). */
 			reached_root = true;
 			break;
@@ -62,8 +69,8 @@ static __always_inline __u32 build_path(struct path_scratch *ps, struct dentry *
 			break;
 		}
 
-		const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
-		__u32 len = BPF_CORE_READ(dentry, d_name.len);
+		const unsigned char *name = dentry->d_name.name;
+		__u32 len = dentry->d_name.len;
 		__u32 pos = ps->pos;
 
 		if (len > CSM_NAME_MAX)
@@ -82,7 +89,7 @@ static __always_inline __u32 build_path(struct path_scratch *ps, struct dentry *
 		ps->buf[(pos - len - 1) & CSM_PATH_SCRATCH_MASK] = '/';
 		ps->pos = pos - len - 1;
 		ps->components++;
-		dentry = parent;
+		dentry = CSM_KERNEL_CAST(parent, struct dentry);
 	}
 	if (!reached_root && *error == 0)
 		*error |= CSM_PATH_ERR_TOO_DEEP;
