@@ -10,4 +10,15 @@ public enum ProbeCatalog {
         guard name.hasPrefix("csm_"), let separator = name.range(of: "__") else { return nil }
         return EventType(name: String(name[name.index(name.startIndex, offsetBy: 4)..<separator.lowerBound]))
     }
+
+    /// Programs that feed more than their own event type: raw syscall hooks that run on every syscall
+    /// dispatch several syscalls from one program, to pay the per-syscall cost once.
+    static let additionalEventTypes: [String: [EventType]] = [
+        "csm_load_module__sys_exit": [.unloadModule],
+    ]
+
+    /// Every event type a program feeds.
+    public static func eventTypes(ofProgram name: String) -> [EventType] {
+        (eventType(ofProgram: name).map { [$0] } ?? []) + (additionalEventTypes[name] ?? [])
+    }
 }

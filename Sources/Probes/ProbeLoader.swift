@@ -148,8 +148,8 @@ public enum ProbeLoader {
         }
         guard !links.isEmpty else { throw ProbeLoadError.nothingAttached(unavailable.map { "\($0.0): \($0.1)" }) }
 
-        let running = Set(attached.compactMap(ProbeCatalog.eventType(ofProgram:)))
-        let known = Set(object.programs.compactMap { ProbeCatalog.eventType(ofProgram: $0.name) })
+        let running = Set(attached.flatMap(ProbeCatalog.eventTypes(ofProgram:)))
+        let known = Set(object.programs.flatMap { ProbeCatalog.eventTypes(ofProgram: $0.name) })
         let missingTypes = EventType.allCases.filter { known.contains($0) && !running.contains($0) }
 
         do {

@@ -21,8 +21,16 @@ struct AgentRunner {
         StopSignal.install()
         let clock = BootClock()
         let probes = try ProbeLoader.load(source: source, settings: ProbeSettings())
+        // A program whose event type another program still captures (a per-syscall tracepoint with a
+        // raw-syscall fallback) is an info; a whole event type missing is a warning.
+        let missingTypes = Set(probes.unavailableEventTypes)
         for (program, reason) in probes.unavailablePrograms {
-            Log.warning("probe \(program) unavailable: \(reason)")
+            let types = ProbeCatalog.eventTypes(ofProgram: program)
+            if types.contains(where: missingTypes.contains) {
+                Log.warning("probe \(program) unavailable: \(reason)")
+            } else {
+                Log.info("probe \(program) not attached (its events come from another probe): \(reason)")
+            }
         }
         if !probes.unavailableEventTypes.isEmpty {
             Log.warning("event types unavailable on this kernel: " + probes.unavailableEventTypes.map(\.name).joined(separator: ","))

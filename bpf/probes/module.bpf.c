@@ -228,27 +228,22 @@ static __always_inline int emit_unload_module(__u64 name, __u64 flags, long ret)
 
 /* ---- raw syscall exit: every kernel with BTF ---- */
 
+/* One raw sys_exit program for the three module syscalls: it runs on every syscall of the host, so
+ * one dispatch (one id compare for the common case) instead of one program per event type. It also
+ * serves unload_module (ProbeCatalog knows). */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(csm_load_module__sys_exit, struct pt_regs *regs, long ret)
 {
 	long nr = CSM_SYSCALL_NR(regs);
 
-	if (nr != CSM_NR_INIT_MODULE && nr != CSM_NR_FINIT_MODULE)
+	if (nr != CSM_NR_INIT_MODULE && nr != CSM_NR_FINIT_MODULE && nr != CSM_NR_DELETE_MODULE)
 		return 0;
 	if (module_syscall_tracepoints_seen || is_agent_task())
 		return 0;
+	if (nr == CSM_NR_DELETE_MODULE)
+		return emit_unload_module(PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs), ret);
 	return emit_load_module(nr, PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs),
 				PT_REGS_PARM3_CORE_SYSCALL(regs), ret);
-}
-
-SEC("tp_btf/sys_exit")
-int BPF_PROG(csm_unload_module__sys_exit, struct pt_regs *regs, long ret)
-{
-	if (CSM_SYSCALL_NR(regs) != CSM_NR_DELETE_MODULE)
-		return 0;
-	if (module_syscall_tracepoints_seen || is_agent_task())
-		return 0;
-	return emit_unload_module(PT_REGS_PARM1_CORE_SYSCALL(regs), PT_REGS_PARM2_CORE_SYSCALL(regs), ret);
 }
 
 /* ---- module/module_load: the kernel's own name for what it loaded ---- */
