@@ -700,6 +700,14 @@ extension JSONWriter {
             key("path_resolution_error")
             string(error)
         }
+        if let mountPath = file.mountPath, !mountPath.isEmpty {
+            key("mount_path")
+            string(mountPath)
+        }
+        if let mountSource = file.mountSource, !mountSource.isEmpty {
+            key("mount_source")
+            string(mountSource)
+        }
         key("inode")
         int(file.inode)
         key("mode")

@@ -23,6 +23,9 @@ def test_open_absolute_path(agent, tmp_path):
     assert event["file"]["name"] == "absolute.txt"
     assert event["file"]["flags"][0] == "O_RDONLY"
     assert event["file"]["uid"] == os.stat(target).st_uid
+    # The mount table (seeded from /proc/*/mountinfo) names the mount the kernel reported.
+    mounts = {int(line.split()[0]): line.split()[4] for line in open("/proc/self/mountinfo")}
+    assert event["file"]["mount_path"] == mounts[event["file"]["mount_id"]]
     assert event["syscall"]["open"]["path"] == str(target)
     assert event["evt"]["outcome"] == "Success"
     assert event["process"]["tid"] > 0

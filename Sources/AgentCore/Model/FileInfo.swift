@@ -27,6 +27,10 @@ public struct FileInfo: Sendable, Equatable {
     public var modificationTimeNs: UInt64
     /// True when an overlayfs file lives in the upper (writable) layer.
     public var inUpperLayer: Bool
+    /// Where the file's mount is mounted and what it mounts (device, source directory), from the
+    /// mount table by `mountID`; nil when the mount is unknown.
+    public var mountPath: String? = nil
+    public var mountSource: String? = nil
 
     public init(
         path: String = "", name: String? = nil, pathResolutionError: String? = nil, inode: UInt64 = 0,

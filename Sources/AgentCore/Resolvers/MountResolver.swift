@@ -51,6 +51,13 @@ public final class MountResolver {
 
     public func mount(id: UInt32) -> Mount? { byID[id] }
 
+    /// Sets `mountPath` and `mountSource` of a file from the mount its kernel mount id names.
+    public func describe(_ file: inout FileInfo) {
+        guard file.mountID != 0, let mount = byID[file.mountID] else { return }
+        file.mountPath = mount.mountpoint
+        file.mountSource = mount.source
+    }
+
     /// The topmost mount on exactly `path` in `namespace`.
     public func mount(at path: String, namespace: UInt32) -> Mount? {
         byPath[namespace]?[path]?.last.flatMap { byID[$0] }

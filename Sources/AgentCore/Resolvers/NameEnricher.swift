@@ -21,7 +21,12 @@ public final class NameEnricher {
     public func enrich(_ file: inout FileInfo) {
         file.user = names.userName(file.uid)
         file.group = names.groupName(file.gid)
+        describeMount?(&file)
     }
+
+    /// Fills a file's mount point and source from the mount table; set by `Resolvers`, so that every
+    /// file this enricher visits (payload files, executables of new entries) gets it once.
+    public var describeMount: ((inout FileInfo) -> Void)?
 
     private static let placeholder = EventPayload.exit(ExitPayload(cause: .exited, code: 0))
 

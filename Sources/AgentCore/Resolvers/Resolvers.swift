@@ -61,6 +61,7 @@ public final class Resolvers {
         self.users = users
         self.cgroups = cgroups
         self.names = NameEnricher(names: users)
+        names.describeMount = { [mounts] file in mounts.describe(&file) }
         self.tree = processes as? ProcessTree
         self.passwd = users as? PasswdGroupResolver
         self.cgroupFS = cgroups as? CgroupFSResolver
