@@ -2,21 +2,21 @@
 
 /// Status and creation flags, in the order they are written after the access mode. O_SYNC and
 /// O_TMPFILE are multi-bit (they include O_DSYNC and O_DIRECTORY); `openFlagNames` handles that.
-let openFlagTable: [(value: UInt32, name: StaticString)] = [
+public let openFlagTable: [(value: UInt32, name: StaticString)] = [
     (0o100, "O_CREAT"), (0o200, "O_EXCL"), (0o400, "O_NOCTTY"), (0o1000, "O_TRUNC"), (0o2000, "O_APPEND"),
     (0o4000, "O_NONBLOCK"), (0o10000, "O_DSYNC"), (0o4010000, "O_SYNC"), (0o200000, "O_DIRECTORY"),
     (0o400000, "O_NOFOLLOW"), (0o2000000, "O_CLOEXEC"), (0o40000, "O_DIRECT"), (0o100000, "O_LARGEFILE"),
     (0o1000000, "O_NOATIME"), (0o10000000, "O_PATH"), (0o20200000, "O_TMPFILE"), (0o20000, "FASYNC"),
 ]
 
-let openAccessModeNames: [StaticString] = ["O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE"]
+public let openAccessModeNames: [StaticString] = ["O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE"]
 
 /// Calls `body` with each name of `flags`: the access mode first (O_RDONLY, O_WRONLY, O_RDWR, or
 /// O_ACCMODE for the invalid value 3), then each set flag. A multi-bit flag (O_SYNC, O_TMPFILE) hides the
 /// single bit it includes (O_DSYNC, O_DIRECTORY). Bits with no name are reported as one hex string
 /// (`0x80000000`) so an unusual flag is never silently dropped.
 @inline(__always)
-func forEachOpenFlagName(_ flags: UInt32, _ body: (StaticString) -> Void, unknown: (UInt32) -> Void) {
+public func forEachOpenFlagName(_ flags: UInt32, _ body: (StaticString) -> Void, unknown: (UInt32) -> Void) {
     body(openAccessModeNames[Int(flags & 3)])
     var known: UInt32 = 3
     for entry in openFlagTable {

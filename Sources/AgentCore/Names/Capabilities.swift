@@ -1,7 +1,7 @@
 // Linux capability names, indexed by capability number (include/uapi/linux/capability.h), up to
 // CAP_CHECKPOINT_RESTORE (40).
 
-let capabilityNameTable: [StaticString] = [
+public let capabilityNameTable: [StaticString] = [
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
     "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
     "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE",

@@ -1,6 +1,6 @@
 // ptrace(2) request names (include/uapi/linux/ptrace.h and the x86 additions).
 
-let ptraceRequestTable: [UInt32: StaticString] = [
+public let ptraceRequestTable: [UInt32: StaticString] = [
     0: "PTRACE_TRACEME", 1: "PTRACE_PEEKTEXT", 2: "PTRACE_PEEKDATA", 3: "PTRACE_PEEKUSR", 4: "PTRACE_POKETEXT",
     5: "PTRACE_POKEDATA", 6: "PTRACE_POKEUSR", 7: "PTRACE_CONT", 8: "PTRACE_KILL", 9: "PTRACE_SINGLESTEP",
     12: "PTRACE_GETREGS", 13: "PTRACE_SETREGS", 14: "PTRACE_GETFPREGS", 15: "PTRACE_SETFPREGS",

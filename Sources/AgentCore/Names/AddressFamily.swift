@@ -1,6 +1,6 @@
 // Socket address family names (include/linux/socket.h) for `bind.addr.family`.
 
-let addressFamilyTable: [UInt16: StaticString] = [
+public let addressFamilyTable: [UInt16: StaticString] = [
     0: "AF_UNSPEC", 1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6", 16: "AF_NETLINK", 17: "AF_PACKET",
     40: "AF_VSOCK", 44: "AF_XDP",
 ]

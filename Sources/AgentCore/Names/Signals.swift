@@ -1,6 +1,6 @@
 // Signal names for Linux x86_64 (arch/x86/include/uapi/asm/signal.h); 32...64 are real-time signals.
 
-let signalNameTable: [StaticString] = [
+public let signalNameTable: [StaticString] = [
     "SIG0", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL",
     "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT",
     "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF",

@@ -1,28 +1,28 @@
 // mmap/mprotect protection bits, mmap flags and pipe buffer flags, rendered as `A|B` strings because the
 // backend schema types those fields as one string.
 
-let protectionTable: [(value: UInt32, name: StaticString)] = [
+public let protectionTable: [(value: UInt32, name: StaticString)] = [
     (0x1, "PROT_READ"), (0x2, "PROT_WRITE"), (0x4, "PROT_EXEC"), (0x8, "PROT_SEM"),
     (0x0100_0000, "PROT_GROWSDOWN"), (0x0200_0000, "PROT_GROWSUP"),
 ]
 
-let mmapFlagTable: [(value: UInt32, name: StaticString)] = [
+public let mmapFlagTable: [(value: UInt32, name: StaticString)] = [
     (0x10, "MAP_FIXED"), (0x20, "MAP_ANONYMOUS"), (0x40, "MAP_32BIT"), (0x100, "MAP_GROWSDOWN"),
     (0x800, "MAP_DENYWRITE"), (0x1000, "MAP_EXECUTABLE"), (0x2000, "MAP_LOCKED"), (0x4000, "MAP_NORESERVE"),
     (0x8000, "MAP_POPULATE"), (0x10000, "MAP_NONBLOCK"), (0x20000, "MAP_STACK"), (0x40000, "MAP_HUGETLB"),
     (0x80000, "MAP_SYNC"), (0x100000, "MAP_FIXED_NOREPLACE"), (0x400_0000, "MAP_UNINITIALIZED"),
 ]
 
-let mmapTypeNames: [StaticString] = ["", "MAP_SHARED", "MAP_PRIVATE", "MAP_SHARED_VALIDATE"]
+public let mmapTypeNames: [StaticString] = ["", "MAP_SHARED", "MAP_PRIVATE", "MAP_SHARED_VALIDATE"]
 
-let pipeBufFlagTable: [(value: UInt32, name: StaticString)] = [
+public let pipeBufFlagTable: [(value: UInt32, name: StaticString)] = [
     (0x01, "PIPE_BUF_FLAG_LRU"), (0x02, "PIPE_BUF_FLAG_ATOMIC"), (0x04, "PIPE_BUF_FLAG_GIFT"),
     (0x08, "PIPE_BUF_FLAG_PACKET"), (0x10, "PIPE_BUF_FLAG_CAN_MERGE"), (0x20, "PIPE_BUF_FLAG_WHOLE"),
     (0x40, "PIPE_BUF_FLAG_LOSS"),
 ]
 
 /// Joins the names of the bits set in `value` with `|`; leftover unnamed bits are appended as hex.
-func joinedFlagNames(_ value: UInt32, _ table: [(value: UInt32, name: StaticString)], into out: inout String) {
+public func joinedFlagNames(_ value: UInt32, _ table: [(value: UInt32, name: StaticString)], into out: inout String) {
     var known: UInt32 = 0
     for entry in table {
         known |= entry.value

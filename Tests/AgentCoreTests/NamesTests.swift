@@ -1,4 +1,4 @@
-import Serializers
+import AgentCore
 import XCTest
 
 final class NamesTests: XCTestCase {

@@ -19,12 +19,12 @@ public func bpfHelperName(_ id: UInt32) -> String { tableName(bpfHelperNames, id
 
 /// Looks `value` up in `table`; unknown values become `prefix` + the decimal value.
 @inline(__always)
-func tableName(_ table: [StaticString], _ value: UInt32, prefix: String) -> String {
+public func tableName(_ table: [StaticString], _ value: UInt32, prefix: String) -> String {
     if Int(value) < table.count { return table[Int(value)].description }
     return prefix + String(value)
 }
 
-let bpfCommandNames: [StaticString] = [
+public let bpfCommandNames: [StaticString] = [
     "BPF_MAP_CREATE", "BPF_MAP_LOOKUP_ELEM", "BPF_MAP_UPDATE_ELEM", "BPF_MAP_DELETE_ELEM",
     "BPF_MAP_GET_NEXT_KEY", "BPF_PROG_LOAD", "BPF_OBJ_PIN", "BPF_OBJ_GET", "BPF_PROG_ATTACH",
     "BPF_PROG_DETACH", "BPF_PROG_TEST_RUN", "BPF_PROG_GET_NEXT_ID", "BPF_MAP_GET_NEXT_ID",
@@ -36,7 +36,7 @@ let bpfCommandNames: [StaticString] = [
     "BPF_LINK_DETACH", "BPF_PROG_BIND_MAP", "BPF_TOKEN_CREATE",
 ]
 
-let bpfMapTypeNames: [StaticString] = [
+public let bpfMapTypeNames: [StaticString] = [
     "BPF_MAP_TYPE_UNSPEC", "BPF_MAP_TYPE_HASH", "BPF_MAP_TYPE_ARRAY", "BPF_MAP_TYPE_PROG_ARRAY",
     "BPF_MAP_TYPE_PERF_EVENT_ARRAY", "BPF_MAP_TYPE_PERCPU_HASH", "BPF_MAP_TYPE_PERCPU_ARRAY",
     "BPF_MAP_TYPE_STACK_TRACE", "BPF_MAP_TYPE_CGROUP_ARRAY", "BPF_MAP_TYPE_LRU_HASH",
@@ -50,7 +50,7 @@ let bpfMapTypeNames: [StaticString] = [
     "BPF_MAP_TYPE_ARENA",
 ]
 
-let bpfProgramTypeNames: [StaticString] = [
+public let bpfProgramTypeNames: [StaticString] = [
     "BPF_PROG_TYPE_UNSPEC", "BPF_PROG_TYPE_SOCKET_FILTER", "BPF_PROG_TYPE_KPROBE", "BPF_PROG_TYPE_SCHED_CLS",
     "BPF_PROG_TYPE_SCHED_ACT", "BPF_PROG_TYPE_TRACEPOINT", "BPF_PROG_TYPE_XDP", "BPF_PROG_TYPE_PERF_EVENT",
     "BPF_PROG_TYPE_CGROUP_SKB", "BPF_PROG_TYPE_CGROUP_SOCK", "BPF_PROG_TYPE_LWT_IN", "BPF_PROG_TYPE_LWT_OUT",
@@ -62,7 +62,7 @@ let bpfProgramTypeNames: [StaticString] = [
     "BPF_PROG_TYPE_LSM", "BPF_PROG_TYPE_SK_LOOKUP", "BPF_PROG_TYPE_SYSCALL", "BPF_PROG_TYPE_NETFILTER",
 ]
 
-let bpfAttachTypeNames: [StaticString] = [
+public let bpfAttachTypeNames: [StaticString] = [
     "BPF_CGROUP_INET_INGRESS", "BPF_CGROUP_INET_EGRESS", "BPF_CGROUP_INET_SOCK_CREATE", "BPF_CGROUP_SOCK_OPS",
     "BPF_SK_SKB_STREAM_PARSER", "BPF_SK_SKB_STREAM_VERDICT", "BPF_CGROUP_DEVICE", "BPF_SK_MSG_VERDICT",
     "BPF_CGROUP_INET4_BIND", "BPF_CGROUP_INET6_BIND", "BPF_CGROUP_INET4_CONNECT", "BPF_CGROUP_INET6_CONNECT",
@@ -80,7 +80,7 @@ let bpfAttachTypeNames: [StaticString] = [
     "BPF_NETKIT_PRIMARY", "BPF_NETKIT_PEER", "BPF_TRACE_KPROBE_SESSION",
 ]
 
-let bpfHelperNames: [StaticString] = [
+public let bpfHelperNames: [StaticString] = [
     "bpf_unspec", "bpf_map_lookup_elem", "bpf_map_update_elem", "bpf_map_delete_elem", "bpf_probe_read",
     "bpf_ktime_get_ns", "bpf_trace_printk", "bpf_get_prandom_u32", "bpf_get_smp_processor_id",
     "bpf_skb_store_bytes", "bpf_l3_csum_replace", "bpf_l4_csum_replace", "bpf_tail_call",
