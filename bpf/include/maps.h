@@ -57,19 +57,22 @@ struct {
 	__type(value, struct path_scratch);
 } path_scratch SEC(".maps");
 
-/* Arguments of an open-family syscall, saved at sys_enter and consumed at sys_exit, keyed by
- * pid_tgid. LRU so entries of threads killed mid-syscall cannot fill the map. */
+/* Arguments of an open-family syscall, saved at sys_enter and consumed at sys_exit. Task-local
+ * storage: a task runs one syscall at a time, the kernel frees the slot with the task (no leak from a
+ * task killed mid-syscall), and it costs a fraction of a hash map update on this hot path. */
 struct pending_open {
 	__u64 user_path;  /* const char __user * */
 	__u32 flags;
 	__u32 mode;
 	__s32 dirfd;
 	__u32 syscall;    /* enum csm_open_syscall */
+	__u32 in_flight;  /* set at sys_enter, cleared at sys_exit */
+	__u32 _pad;
 };
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct pending_open);
 } pending_opens SEC(".maps");
 

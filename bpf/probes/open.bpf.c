@@ -15,25 +15,26 @@ struct csm_open_how {
 
 static __always_inline int save_open(__u64 user_path, __u32 flags, __u32 mode, __s32 dirfd, __u32 syscall)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct pending_open pending = {
-		.user_path = user_path,
-		.flags = flags,
-		.mode = mode,
-		.dirfd = dirfd,
-		.syscall = syscall,
-	};
+	struct pending_open *pending;
 
 	if (is_agent_task())
 		return 0;
-	bpf_map_update_elem(&pending_opens, &pid_tgid, &pending, BPF_ANY);
+	pending = bpf_task_storage_get(&pending_opens, bpf_get_current_task_btf(), 0,
+				       BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!pending)
+		return 0;
+	pending->user_path = user_path;
+	pending->flags = flags;
+	pending->mode = mode;
+	pending->dirfd = dirfd;
+	pending->syscall = syscall;
+	pending->in_flight = 1;
 	return 0;
 }
 
 static __always_inline int emit_open(long retval)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct pending_open *saved = bpf_map_lookup_elem(&pending_opens, &pid_tgid);
+	struct pending_open *saved = bpf_task_storage_get(&pending_opens, bpf_get_current_task_btf(), 0, 0);
 	struct pending_open args;
 	struct task_struct *task;
 	struct csm_open_event *event;
@@ -41,10 +42,10 @@ static __always_inline int emit_open(long retval)
 	__u32 offset;
 	long copied;
 
-	if (!saved)
+	if (!saved || !saved->in_flight)
 		return 0;
 	args = *saved;
-	bpf_map_delete_elem(&pending_opens, &pid_tgid);
+	saved->in_flight = 0;
 
 	record = get_record_scratch();
 	if (!record)
