@@ -1,4 +1,5 @@
 # csm-agent build entry points. `make run` and `make test` are the two commands the README shows.
+# Everything but the agent's events goes to stderr, so that `make run | shipper` carries events only.
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
@@ -17,27 +18,29 @@ AGENT := .build/release/csm-agent
 
 deps:
 	@if ! dpkg -s $(DEB_PACKAGES) >/dev/null 2>&1; then \
-		echo "installing $(DEB_PACKAGES)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PACKAGES) >/dev/null; \
+		echo "installing $(DEB_PACKAGES)" >&2; \
+		apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PACKAGES) >&2; \
 	fi
-	@python3 -c 'import jsonschema, pytest' 2>/dev/null || python3 -m pip install -q jsonschema pytest
+	@python3 -c 'import jsonschema, pytest' 2>/dev/null || python3 -m pip install -q jsonschema pytest >&2
 
 # vmlinux.h is generated from the running kernel's BTF at build time; it is never committed.
 $(BPF_OUT)/vmlinux.h:
 	@mkdir -p $(BPF_OUT)
-	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+	@echo "generating $@ from /sys/kernel/btf/vmlinux" >&2
+	@$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
 $(BPF_OUT)/csm.bpf.o: $(BPF_SOURCES) $(BPF_OUT)/vmlinux.h
-	$(BPF_CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(BPF_ARCH) \
-		-I$(BPF_OUT) -Ibpf -Ibpf/include -c bpf/csm.bpf.c -o $@.tmp && mv $@.tmp $@
+	@echo "compiling $@ with $(BPF_CLANG)" >&2
+	@$(BPF_CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(BPF_ARCH) \
+		-I$(BPF_OUT) -Ibpf -Ibpf/include -c bpf/csm.bpf.c -o $@.tmp >&2 && mv $@.tmp $@
 
 bpf: $(BPF_OUT)/csm.bpf.o
 
 build: deps bpf
-	$(SWIFT) build -c release --product csm-agent
+	@$(SWIFT) build -c release --product csm-agent >&2
 
 run: build
-	$(AGENT) --all-events
+	@$(AGENT) --all-events
 
 unit-test: deps bpf
 	$(SWIFT) test
