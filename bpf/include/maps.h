@@ -78,7 +78,7 @@ struct {
 
 /* issue 4 (ptrace, signal, mmap, mprotect, splice): arguments of these syscalls saved at sys_enter
  * and consumed at sys_exit, keyed by pid_tgid. One map serves the five hooks (a thread is in one
- * syscall at a time; `kind` says whose entry it is). LRU for the same reason as pending_opens. */
+ * syscall at a time; `kind` says whose entry it is). LRU so entries of tasks killed mid-syscall cannot fill the map. */
 struct pm_pending {
 	__u32 kind;       /* CSM_EVENT_* of the syscall that saved it */
 	__u32 aux;        /* per hook: syscall variant, pm flags */
@@ -131,7 +131,7 @@ struct {
 
 /* issue 4 (mount, umount): arguments of mount(2), move_mount(2) and umount2(2) saved at sys_enter,
  * keyed by pid_tgid, with the newest mount id of the caller's namespace at that time (mount(2):
- * a newer one at sys_exit is the mount the call made). LRU like pending_opens. */
+ * a newer one at sys_exit is the mount the call made). LRU so entries of tasks killed mid-syscall cannot fill the map. */
 struct mount_pending {
 	__u32 syscall;    /* CSM_EVENT_MOUNT: enum csm_mount_syscall; CSM_EVENT_UMOUNT: unused */
 	__u32 kind;       /* CSM_EVENT_MOUNT or CSM_EVENT_UMOUNT */
