@@ -9,25 +9,7 @@ final class MountBindModuleDecoderTests: XCTestCase {
     let decoder = RecordDecoder(clock: BootClock(offsetNs: 0))
 
     private func header(_ type: csm_event_type) -> csm_event_header {
-        var header = csm_event_header()
-        header.type = type.rawValue
-        header.pid = 7
-        header.tid = 7
-        return header
-    }
-
-    private func record<T>(_ fixed: T, data: [UInt8] = []) -> [UInt8] {
-        var bytes = withUnsafeBytes(of: fixed) { Array($0) } + data
-        withUnsafeBytes(of: UInt32(bytes.count)) { bytes.replaceSubrange(4..<8, with: $0) }
-        return bytes
-    }
-
-    private func decode(_ bytes: [UInt8]) throws -> Event {
-        try bytes.withUnsafeBytes { try decoder.decode($0) }
-    }
-
-    private func setCharArray<T>(_ array: inout T, _ text: String) {
-        withUnsafeMutableBytes(of: &array) { $0.copyBytes(from: Array(text.utf8)) }
+        RecordFixture.header(type, pid: 7, tid: 7)
     }
 
     // MARK: layouts (what clang lays out in bpf/include/events.h)
@@ -59,11 +41,11 @@ final class MountBindModuleDecoderTests: XCTestCase {
         fixed.addrlen = Int32(sockaddr.count)
         fixed.sockaddr_len = UInt32(min(sockaddr.count, 128))
         withUnsafeMutableBytes(of: &fixed.sockaddr) { $0.copyBytes(from: sockaddr.prefix(128)) }
-        return record(fixed)
+        return RecordFixture.record(fixed)
     }
 
     private func bindPayload(_ bytes: [UInt8]) throws -> BindPayload {
-        guard case let .bind(payload) = try decode(bytes).payload else { throw DecodeError.unknownType(0) }
+        guard case let .bind(payload) = try decoder.decode(bytes: bytes).payload else { throw DecodeError.unknownType(0) }
         return payload
     }
 
@@ -101,7 +83,7 @@ final class MountBindModuleDecoderTests: XCTestCase {
         fixed.hdr = header(CSM_EVENT_BIND)
         fixed.sockaddr_len = 100_000
         fixed.sockaddr.0 = 2
-        XCTAssertEqual(try bindPayload(record(fixed)).family, 2)
+        XCTAssertEqual(try bindPayload(RecordFixture.record(fixed)).family, 2)
     }
 
     // MARK: mount, umount
@@ -114,7 +96,7 @@ final class MountBindModuleDecoderTests: XCTestCase {
         fixed.parent_mount_id = 45
         fixed.device = 40
         fixed.mnt_ns = 4_026_532_000
-        setCharArray(&fixed.fs_type, "tmpfs")
+        RecordFixture.setCharArray(&fixed.fs_type, "tmpfs")
         let mountpoint = Array("/mnt/x".utf8), devname = Array("csmtmp".utf8)
         let target = Array("x".utf8), source = Array("csmtmp".utf8), fstype = Array("tmpfs".utf8)
         fixed.mountpoint_len = UInt16(mountpoint.count)
@@ -122,7 +104,7 @@ final class MountBindModuleDecoderTests: XCTestCase {
         fixed.user_target_len = UInt16(target.count)
         fixed.user_source_len = UInt16(source.count)
         fixed.user_fstype_len = UInt16(fstype.count)
-        let event = try decode(record(fixed, data: mountpoint + devname + target + source + fstype))
+        let event = try decoder.decode(bytes: RecordFixture.record(fixed, data: mountpoint + devname + target + source + fstype))
         guard case let .mount(mount) = event.payload else { return XCTFail("not a mount") }
         XCTAssertEqual(mount.mountID, 67)
         XCTAssertEqual(mount.parentMountID, 45)
@@ -144,7 +126,7 @@ final class MountBindModuleDecoderTests: XCTestCase {
         fixed.user_target_len = UInt16(target.count)
         fixed.user_source_len = UInt16(source.count)
         fixed.cwd_len = UInt16(cwd.count)
-        let event = try decode(record(fixed, data: target + source + cwd))
+        let event = try decoder.decode(bytes: RecordFixture.record(fixed, data: target + source + cwd))
         guard case let .mount(mount) = event.payload else { return XCTFail("not a mount") }
         XCTAssertEqual(event.outcome, .error)
         XCTAssertEqual(mount.mountID, 0)
@@ -157,7 +139,7 @@ final class MountBindModuleDecoderTests: XCTestCase {
         fixed.hdr = header(CSM_EVENT_MOUNT)
         fixed.mountpoint_len = 10
         fixed.cwd_len = 65535
-        XCTAssertThrowsError(try decode(record(fixed, data: Array(repeating: 0x41, count: 10))))
+        XCTAssertThrowsError(try decoder.decode(bytes: RecordFixture.record(fixed, data: Array(repeating: 0x41, count: 10))))
     }
 
     func testUmount() throws {
@@ -168,7 +150,7 @@ final class MountBindModuleDecoderTests: XCTestCase {
         let target = Array("dst".utf8), cwd = Array("/tmp".utf8)
         fixed.user_target_len = UInt16(target.count)
         fixed.cwd_len = UInt16(cwd.count)
-        guard case let .umount(umount) = try decode(record(fixed, data: target + cwd)).payload else {
+        guard case let .umount(umount) = try decoder.decode(bytes: RecordFixture.record(fixed, data: target + cwd)).payload else {
             return XCTFail("not a umount")
         }
         XCTAssertEqual(umount.mountpointPath, "/tmp/dst")
@@ -213,7 +195,7 @@ final class MountBindModuleDecoderTests: XCTestCase {
         let args = Array("a=1  b=2".utf8), modinfo = Array("license=GPL\0name=csm_x\0".utf8)
         fixed.args_len = UInt16(args.count)
         fixed.modinfo_len = UInt16(modinfo.count)
-        let event = try decode(record(fixed, data: args + modinfo))
+        let event = try decoder.decode(bytes: RecordFixture.record(fixed, data: args + modinfo))
         guard case let .loadModule(module) = event.payload else { return XCTFail("not load_module") }
         XCTAssertEqual(module.name, "csm_x")
         XCTAssertTrue(module.loadedFromMemory)
@@ -226,10 +208,10 @@ final class MountBindModuleDecoderTests: XCTestCase {
         var fixed = csm_load_module_event()
         fixed.hdr = header(CSM_EVENT_LOAD_MODULE)
         fixed.mbm_flags = UInt32(CSM_MOD_KERNEL_NAME.rawValue | CSM_MOD_MODINFO.rawValue)
-        setCharArray(&fixed.kernel_name, "real_name")
+        RecordFixture.setCharArray(&fixed.kernel_name, "real_name")
         let modinfo = Array("name=other\0".utf8)
         fixed.modinfo_len = UInt16(modinfo.count)
-        guard case let .loadModule(module) = try decode(record(fixed, data: modinfo)).payload else { return XCTFail() }
+        guard case let .loadModule(module) = try decoder.decode(bytes: RecordFixture.record(fixed, data: modinfo)).payload else { return XCTFail() }
         XCTAssertEqual(module.name, "real_name")
     }
 
@@ -248,7 +230,7 @@ final class MountBindModuleDecoderTests: XCTestCase {
             fixed.syscall = UInt32(CSM_SYS_FINIT_MODULE.rawValue)
             fixed.mbm_flags = UInt32(CSM_MOD_HAS_FILE.rawValue)
             fixed.file.path_len = UInt16(path.utf8.count)
-            guard case let .loadModule(module) = try decode(record(fixed, data: Array(path.utf8))).payload else {
+            guard case let .loadModule(module) = try decoder.decode(bytes: RecordFixture.record(fixed, data: Array(path.utf8))).payload else {
                 return XCTFail()
             }
             XCTAssertEqual(module.name, expected, path)
@@ -280,8 +262,8 @@ final class MountBindModuleDecoderTests: XCTestCase {
         var fixed = csm_unload_module_event()
         fixed.hdr = header(CSM_EVENT_UNLOAD_MODULE)
         fixed.retval = -1
-        setCharArray(&fixed.name, "csm_gone")
-        let event = try decode(record(fixed))
+        RecordFixture.setCharArray(&fixed.name, "csm_gone")
+        let event = try decoder.decode(bytes: RecordFixture.record(fixed))
         guard case let .unloadModule(module) = event.payload else { return XCTFail() }
         XCTAssertEqual(module.name, "csm_gone")
         XCTAssertEqual(event.outcome, .refused)

@@ -9,31 +9,7 @@ final class ProcessMemoryDecoderTests: XCTestCase {
     let decoder = RecordDecoder(clock: BootClock(offsetNs: 1_000_000_000))
 
     private func header(_ type: csm_event_type, pid: UInt32 = 42) -> csm_event_header {
-        var header = csm_event_header()
-        header.type = type.rawValue
-        header.timestamp_ns = 5_000
-        header.pid = pid
-        header.tid = pid
-        withUnsafeMutableBytes(of: &header.comm) { $0.copyBytes(from: Array("tester".utf8)) }
-        return header
-    }
-
-    /// The fixed part then its data, `hdr.size` set to the total (or to `sizeOverride`).
-    private func record<T>(_ fixed: T, data: [UInt8] = [], sizeOverride: UInt32? = nil) -> [UInt8] {
-        var bytes = withUnsafeBytes(of: fixed) { Array($0) } + data
-        let size = sizeOverride ?? UInt32(bytes.count)
-        withUnsafeBytes(of: size) { bytes.replaceSubrange(4..<8, with: $0) }
-        return bytes
-    }
-
-    private func decode(_ bytes: [UInt8]) throws -> Event {
-        try bytes.withUnsafeBytes { try decoder.decode($0) }
-    }
-
-    private func setName<T>(_ field: inout T, _ name: String) {
-        withUnsafeMutableBytes(of: &field) { raw in
-            raw.copyBytes(from: Array(name.utf8.prefix(raw.count - 1)))
-        }
+        RecordFixture.header(type, pid: pid, tid: pid, comm: "tester", timestampNs: 5_000)
     }
 
     // MARK: - Layouts (bpf/include/events.h; no implicit padding on either side)
@@ -84,7 +60,7 @@ final class ProcessMemoryDecoderTests: XCTestCase {
         fixed.request = 16
         fixed.address = 0x7fff_0000_1000
         fixed.pid = 4321
-        let event = try decode(record(fixed))
+        let event = try decoder.decode(bytes: RecordFixture.record(fixed))
         XCTAssertEqual(event.type, .ptrace)
         XCTAssertEqual(event.outcome, .refused)
         guard case let .ptrace(ptrace) = event.payload else { return XCTFail("not ptrace") }
@@ -100,7 +76,7 @@ final class ProcessMemoryDecoderTests: XCTestCase {
         fixed.pid = -777
         fixed.type = 10
         fixed.syscall = UInt32(CSM_SYS_KILL.rawValue)
-        let event = try decode(record(fixed))
+        let event = try decoder.decode(bytes: RecordFixture.record(fixed))
         XCTAssertEqual(event.outcome, .success)
         guard case let .signal(signal) = event.payload else { return XCTFail("not signal") }
         XCTAssertEqual(signal.pid, -777)
@@ -110,8 +86,8 @@ final class ProcessMemoryDecoderTests: XCTestCase {
     func testTruncatedFixedPartThrows() {
         var fixed = csm_signal_event()
         fixed.hdr = header(CSM_EVENT_SIGNAL)
-        let bytes = Array(record(fixed, sizeOverride: 60).prefix(60))
-        XCTAssertThrowsError(try decode(bytes))
+        let bytes = Array(RecordFixture.record(fixed, sizeOverride: 60).prefix(60))
+        XCTAssertThrowsError(try decoder.decode(bytes: bytes))
     }
 
     // MARK: - mmap / mprotect
@@ -130,7 +106,7 @@ final class ProcessMemoryDecoderTests: XCTestCase {
         fixed.file.inode = 99
         let path = Array("/usr/lib/libc.so.6".utf8)
         fixed.file.path_len = UInt16(path.count)
-        let event = try decode(record(fixed, data: path))
+        let event = try decoder.decode(bytes: RecordFixture.record(fixed, data: path))
         XCTAssertEqual(event.outcome, .success)
         guard case let .mmap(mmap) = event.payload else { return XCTFail("not mmap") }
         XCTAssertEqual(mmap.address, 0x7f00_0000_0000)
@@ -147,7 +123,7 @@ final class ProcessMemoryDecoderTests: XCTestCase {
         fixed.hdr = header(CSM_EVENT_MMAP)
         fixed.retval = -9 // EBADF
         fixed.flags = 0x22
-        let event = try decode(record(fixed))
+        let event = try decoder.decode(bytes: RecordFixture.record(fixed))
         XCTAssertEqual(event.outcome, .error)
         guard case let .mmap(mmap) = event.payload else { return XCTFail("not mmap") }
         XCTAssertNil(mmap.file)
@@ -158,7 +134,7 @@ final class ProcessMemoryDecoderTests: XCTestCase {
         fixed.hdr = header(CSM_EVENT_MMAP)
         fixed.pm_flags = UInt32(CSM_PM_HAS_FILE.rawValue)
         fixed.file.path_len = 4000
-        XCTAssertThrowsError(try decode(record(fixed, data: Array("/short".utf8)))) { error in
+        XCTAssertThrowsError(try decoder.decode(bytes: RecordFixture.record(fixed, data: Array("/short".utf8)))) { error in
             XCTAssertEqual(error as? DecodeError, .inconsistentLengths(type: CSM_EVENT_MMAP.rawValue))
         }
     }
@@ -170,7 +146,7 @@ final class ProcessMemoryDecoderTests: XCTestCase {
         fixed.vm_end = 0x5000
         fixed.vm_protection = 3
         fixed.req_protection = 5
-        let event = try decode(record(fixed))
+        let event = try decoder.decode(bytes: RecordFixture.record(fixed))
         guard case let .mprotect(mprotect) = event.payload else { return XCTFail("not mprotect") }
         XCTAssertEqual(mprotect.vmStart, 0x1000)
         XCTAssertEqual(mprotect.vmEnd, 0x5000)
@@ -189,7 +165,7 @@ final class ProcessMemoryDecoderTests: XCTestCase {
         fixed.pm_flags = UInt32(CSM_PM_HAS_FILE.rawValue)
         let path = Array("/etc/passwd".utf8)
         fixed.file.path_len = UInt16(path.count)
-        let event = try decode(record(fixed, data: path))
+        let event = try decoder.decode(bytes: RecordFixture.record(fixed, data: path))
         guard case let .splice(splice) = event.payload else { return XCTFail("not splice") }
         XCTAssertEqual(splice.pipeEntryFlag, 0x10)
         XCTAssertEqual(splice.pipeExitFlag, 0)
@@ -206,11 +182,11 @@ final class ProcessMemoryDecoderTests: XCTestCase {
         fixed.pm_flags = UInt32(CSM_PM_HAS_PROG.rawValue | CSM_PM_HAS_TAG.rawValue)
         fixed.prog_type = 1
         fixed.attach_type = 0
-        setName(&fixed.prog_name, "csm_test_prog")
+        RecordFixture.setCharArray(&fixed.prog_name, "csm_test_prog")
         fixed.tag = (0xde, 0xad, 0xbe, 0xef, 0x00, 0x01, 0x0a, 0xff)
         fixed.helpers.0 = (1 << 5) | (1 << 7)
         fixed.helpers.3 = 1 << 63 // helper 255
-        let event = try decode(record(fixed))
+        let event = try decoder.decode(bytes: RecordFixture.record(fixed))
         guard case let .bpf(bpf) = event.payload else { return XCTFail("not bpf") }
         XCTAssertEqual(bpf.cmd, 5)
         XCTAssertEqual(bpf.progName, "csm_test_prog")
@@ -230,7 +206,7 @@ final class ProcessMemoryDecoderTests: XCTestCase {
         fixed.map_type = 2
         // A hostile caller may fill all 16 bytes without a NUL.
         withUnsafeMutableBytes(of: &fixed.map_name) { $0.copyBytes(from: Array(repeating: UInt8(ascii: "A"), count: 16)) }
-        let event = try decode(record(fixed))
+        let event = try decoder.decode(bytes: RecordFixture.record(fixed))
         guard case let .bpf(bpf) = event.payload else { return XCTFail("not bpf") }
         XCTAssertEqual(bpf.mapName, String(repeating: "A", count: 16))
         XCTAssertEqual(bpf.mapType, 2)
@@ -244,7 +220,7 @@ final class ProcessMemoryDecoderTests: XCTestCase {
         fixed.hdr = header(CSM_EVENT_BPF)
         fixed.cmd = 1
         fixed.retval = -2
-        let event = try decode(record(fixed))
+        let event = try decoder.decode(bytes: RecordFixture.record(fixed))
         XCTAssertEqual(event.outcome, .error)
         guard case let .bpf(bpf) = event.payload else { return XCTFail("not bpf") }
         XCTAssertEqual(bpf.cmd, 1)

@@ -8,28 +8,7 @@ final class RecordDecoderTests: XCTestCase {
     let decoder = RecordDecoder(clock: BootClock(offsetNs: 1_000_000_000))
 
     private func header(_ type: csm_event_type, pid: UInt32 = 42, comm: String = "tester") -> csm_event_header {
-        var header = csm_event_header()
-        header.type = type.rawValue
-        header.timestamp_ns = 5_000
-        header.pid = pid
-        header.tid = pid + 1
-        header.cgroup_id = 77
-        withUnsafeMutableBytes(of: &header.comm) { raw in
-            raw.copyBytes(from: Array(comm.utf8.prefix(15)))
-        }
-        return header
-    }
-
-    /// The fixed part followed by its data, with `hdr.size` set to the total.
-    private func record<T>(_ fixed: T, data: [UInt8], sizeOverride: UInt32? = nil) -> [UInt8] {
-        var bytes = withUnsafeBytes(of: fixed) { Array($0) } + data
-        let size = sizeOverride ?? UInt32(bytes.count)
-        withUnsafeBytes(of: size) { raw in bytes.replaceSubrange(4..<8, with: raw) }
-        return bytes
-    }
-
-    private func decode(_ bytes: [UInt8]) throws -> Event {
-        try bytes.withUnsafeBytes { try decoder.decode($0) }
+        RecordFixture.header(type, pid: pid, tid: pid + 1, comm: comm, timestampNs: 5_000, cgroupID: 77)
     }
 
     func testOpenSuccess() throws {
@@ -48,7 +27,7 @@ final class RecordDecoderTests: XCTestCase {
         fixed.file.path_len = UInt16(path.count)
         fixed.user_path_len = UInt32(user.count)
 
-        let event = try decode(record(fixed, data: path + user))
+        let event = try decoder.decode(bytes: RecordFixture.record(fixed, data: path + user))
         XCTAssertEqual(event.type, .open)
         XCTAssertEqual(event.pid, 42)
         XCTAssertEqual(event.tid, 43)
@@ -74,7 +53,7 @@ final class RecordDecoderTests: XCTestCase {
         let user = Array("./a/../missing.txt".utf8)
         fixed.file.path_len = UInt16(base.count)
         fixed.user_path_len = UInt32(user.count)
-        let event = try decode(record(fixed, data: base + user))
+        let event = try decoder.decode(bytes: RecordFixture.record(fixed, data: base + user))
         guard case let .open(open) = event.payload else { return XCTFail("not an open payload") }
         XCTAssertEqual(open.file.path, "/home/user/missing.txt")
         XCTAssertEqual(open.file.inode, 0)
@@ -86,7 +65,7 @@ final class RecordDecoderTests: XCTestCase {
         fixed.hdr = header(CSM_EVENT_OPEN)
         let path: [UInt8] = Array("/tmp/a\nb".utf8) + [0xFF, 0xC3]
         fixed.file.path_len = UInt16(path.count)
-        let event = try decode(record(fixed, data: path))
+        let event = try decoder.decode(bytes: RecordFixture.record(fixed, data: path))
         guard case let .open(open) = event.payload else { return XCTFail("not an open payload") }
         XCTAssertEqual(open.file.path, "/tmp/a\nb\\xff\\xc3")
     }
@@ -97,7 +76,7 @@ final class RecordDecoderTests: XCTestCase {
         fixed.file.path_error = UInt32(CSM_PATH_ERR_TOO_DEEP.rawValue)
         let path = Array("/d/d/file".utf8)
         fixed.file.path_len = UInt16(path.count)
-        let event = try decode(record(fixed, data: path))
+        let event = try decoder.decode(bytes: RecordFixture.record(fixed, data: path))
         guard case let .open(open) = event.payload else { return XCTFail("not an open payload") }
         XCTAssertNotNil(open.file.pathResolutionError)
         XCTAssertTrue(open.file.pathResolutionError!.contains("deeper"))
@@ -118,7 +97,7 @@ final class RecordDecoderTests: XCTestCase {
         fixed.envs_len = UInt32(envs.count)
         withUnsafeMutableBytes(of: &fixed.tty) { $0.copyBytes(from: Array("pts3".utf8)) }
 
-        let event = try decode(record(fixed, data: path + args + envs))
+        let event = try decoder.decode(bytes: RecordFixture.record(fixed, data: path + args + envs))
         guard case let .exec(exec) = event.payload else { return XCTFail("not an exec payload") }
         XCTAssertEqual(exec.file.path, "/usr/bin/ls")
         XCTAssertEqual(exec.argv0, "ls")
@@ -136,7 +115,7 @@ final class RecordDecoderTests: XCTestCase {
         fork.hdr = header(CSM_EVENT_FORK)
         fork.child_pid = 100
         fork.child_tid = 100
-        let forkEvent = try decode(record(fork, data: []))
+        let forkEvent = try decoder.decode(bytes: RecordFixture.record(fork, data: []))
         guard case let .fork(payload) = forkEvent.payload else { return XCTFail("not a fork payload") }
         XCTAssertEqual(payload.childPid, 100)
         XCTAssertEqual(payload.parentPid, 42)
@@ -145,7 +124,7 @@ final class RecordDecoderTests: XCTestCase {
         exit.hdr = header(CSM_EVENT_EXIT)
         exit.cause = UInt32(CSM_EXIT_SIGNALED.rawValue)
         exit.code = 9
-        let exitEvent = try decode(record(exit, data: []))
+        let exitEvent = try decoder.decode(bytes: RecordFixture.record(exit, data: []))
         guard case let .exit(payload) = exitEvent.payload else { return XCTFail("not an exit payload") }
         XCTAssertEqual(payload.cause, .signaled)
         XCTAssertEqual(payload.code, 9)
@@ -153,28 +132,28 @@ final class RecordDecoderTests: XCTestCase {
 
     func testCorruptRecordsAreErrorsNotCrashes() {
         // Shorter than a header.
-        XCTAssertThrowsError(try decode([1, 0, 0, 0]))
+        XCTAssertThrowsError(try decoder.decode(bytes: [1, 0, 0, 0]))
         // Unknown type.
         var unknown = csm_exit_event()
         unknown.hdr = header(CSM_EVENT_EXIT)
         unknown.hdr.type = 999
-        XCTAssertThrowsError(try decode(record(unknown, data: []))) { error in
+        XCTAssertThrowsError(try decoder.decode(bytes: RecordFixture.record(unknown, data: []))) { error in
             XCTAssertEqual(error as? DecodeError, .unknownType(999))
         }
         // Header claims more bytes than the buffer has.
         var exit = csm_exit_event()
         exit.hdr = header(CSM_EVENT_EXIT)
-        XCTAssertThrowsError(try decode(record(exit, data: [], sizeOverride: 4096)))
+        XCTAssertThrowsError(try decoder.decode(bytes: RecordFixture.record(exit, data: [], sizeOverride: 4096)))
         // Variable lengths past the end of the record.
         var open = csm_open_event()
         open.hdr = header(CSM_EVENT_OPEN)
         open.file.path_len = 4000
         open.user_path_len = 10
-        XCTAssertThrowsError(try decode(record(open, data: Array("/x".utf8)))) { error in
+        XCTAssertThrowsError(try decoder.decode(bytes: RecordFixture.record(open, data: Array("/x".utf8)))) { error in
             XCTAssertEqual(error as? DecodeError, .inconsistentLengths(type: CSM_EVENT_OPEN.rawValue))
         }
         // A fixed part cut short (exec record with only a header).
-        XCTAssertThrowsError(try decode(record(header(CSM_EVENT_EXEC), data: [])))
+        XCTAssertThrowsError(try decoder.decode(bytes: RecordFixture.record(header(CSM_EVENT_EXEC), data: [])))
     }
 
     func testRandomBytesNeverCrash() {
@@ -188,7 +167,7 @@ final class RecordDecoderTests: XCTestCase {
                 let size = UInt32(bytes.count)
                 withUnsafeBytes(of: size) { raw in bytes.replaceSubrange(4..<8, with: raw) }
             }
-            _ = try? decode(bytes)
+            _ = try? decoder.decode(bytes: bytes)
         }
     }
 }
