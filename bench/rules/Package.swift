@@ -10,7 +10,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
-        .target(name: "AgentCore", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "AgentCore", dependencies: [.product(name: "Yams", package: "Yams")],
+                swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         .executableTarget(name: "RulesBench", dependencies: ["AgentCore"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,6 +1,34 @@
 /// A compiled boolean expression.
 public typealias Predicate = (EvalContext) -> Bool
 
+// Closures kept in generic containers (Optional, Array, Dictionary) are stored in their most general
+// form, and every call then goes through conversion thunks; converting a non-escaping closure argument
+// (the body of a field read) even allocates. Wrapped in a struct, a closure keeps its own form: these
+// wrappers are what the compiler and the engine store.
+
+/// A field read yielding strings (see `FieldAccessor`), wrapped to be stored without conversion.
+struct StringSource {
+    let read: (EvalContext, StringBody) -> Bool
+    init(_ read: @escaping (EvalContext, StringBody) -> Bool) { self.read = read }
+    @inline(__always)
+    func callAsFunction(_ ctx: EvalContext, _ body: StringBody) -> Bool { read(ctx, body) }
+}
+
+/// A field read yielding integers, wrapped like `StringSource`.
+struct IntSource {
+    let read: (EvalContext, IntBody) -> Bool
+    init(_ read: @escaping (EvalContext, IntBody) -> Bool) { self.read = read }
+    @inline(__always)
+    func callAsFunction(_ ctx: EvalContext, _ body: IntBody) -> Bool { read(ctx, body) }
+}
+
+/// A compiled predicate wrapped like `StringSource`, for arrays of predicates.
+struct PredicateBox {
+    let evaluate: Predicate
+    @inline(__always)
+    func callAsFunction(_ ctx: EvalContext) -> Bool { evaluate(ctx) }
+}
+
 /// The rule uses something the agent cannot produce (an event type or a field).
 public struct UnsupportedError: Error, Sendable, CustomStringConvertible {
     public var reason: String

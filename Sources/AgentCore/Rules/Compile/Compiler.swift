@@ -13,6 +13,8 @@ public final class ExpressionCompiler {
     private var boundIterators: Set<String> = []
     private var pendingIterator = false
     private var macroDepth = 0
+    /// The event type of the expression being compiled, once known (names its approver fields).
+    private var approverEventType: EventType?
 
     public init(registry: FieldRegistry, macros: [String: String] = [:], variables: [String: VariableInfo] = [:]) {
         self.registry = registry
@@ -40,6 +42,7 @@ public final class ExpressionCompiler {
     /// Compiles `source`. Throws `SECLError` (syntax, types) or `UnsupportedError`.
     public func compile(_ source: String) throws -> Compiled {
         eventTypes = []
+        approverEventType = nil
         boundIterators = []
         pendingIterator = false
         macroDepth = 0
@@ -55,6 +58,7 @@ public final class ExpressionCompiler {
         if distinct.count > 1 {
             throw SECLError("the expression mixes event types: \(distinct.map(\.name).sorted().joined(separator: ", "))", at: ast.position)
         }
+        approverEventType = distinct.first
         return Compiled(predicate: predicate, eventType: distinct.first, approver: approver(of: ast))
     }
 
@@ -121,7 +125,15 @@ public final class ExpressionCompiler {
     }
 
     /// A term on a plain string field (an ancestor field reads every ancestor).
-    private func approverTerm(_ name: String, _ operands: [StringOperand]) -> ApproverTerm? {
+    private func approverTerm(_ nameIn: String, _ operands: [StringOperand]) -> ApproverTerm? {
+        var name = nameIn
+        // On exec and exit events `process.X` and `exec.X` (`exit.X`) read the same process: one
+        // index field serves both, so the event's value is read and looked up once.
+        if let t = approverEventType, t == .exec || t == .exit, name.hasPrefix("process."),
+           !name.hasPrefix("process.parent."), !name.hasPrefix("process.ancestors"),
+           registry.lookup(t.name + name.dropFirst("process".count)) != nil {
+            name = t.name + name.dropFirst("process".count)
+        }
         guard let (spec, bound, length) = resolve(name), bound == nil, !length, spec.type == .string,
               case .string(let read) = spec.accessor else { return nil }
         if spec.iteratesAncestors {
@@ -334,11 +346,11 @@ public final class ExpressionCompiler {
 
     // MARK: - Arithmetic
 
-    private func intSource(_ v: CValue) -> ((EvalContext, IntBody) -> Bool)? {
+    private func intSource(_ v: CValue) -> IntSource? {
         switch v {
-        case .ints(let s, _, _): return s
-        case .constInt(let c), .duration(let c): return { _, body in body(c) }
-        case .untypedDefault: return { _, body in body(0) }
+        case .ints(let s, _, _): return IntSource(s)
+        case .constInt(let c), .duration(let c): return IntSource { _, body in body(c) }
+        case .untypedDefault: return IntSource { _, body in body(0) }
         default: return nil
         }
     }
@@ -484,12 +496,12 @@ public final class ExpressionCompiler {
         }
     }
 
-    private func stringSource(_ v: CValue) -> ((EvalContext, StringBody) -> Bool)? {
+    private func stringSource(_ v: CValue) -> StringSource? {
         switch v {
-        case .strings(let s, _): return s
+        case .strings(let s, _): return StringSource(s)
         case .constString(let c):
             let bytes = Array(c.utf8)
-            return { _, body in bytes.withUnsafeBufferPointer(body) }
+            return StringSource { _, body in bytes.withUnsafeBufferPointer { body($0) } }
         default: return nil
         }
     }
@@ -510,7 +522,7 @@ public final class ExpressionCompiler {
         var field = l.field
         if case .constString = l, case .strings(let s, let f) = r {
             // `"value" in field` or `"value" == field`: look for the constant among the field's values.
-            source = s
+            source = StringSource(s)
             field = f
             matcherOperands = try operands(l, op: op, p)
         }
@@ -576,7 +588,7 @@ public final class ExpressionCompiler {
         guard var src = intSource(l) else { throw SECLError("expected an integer value, found \(l.typeName)", at: p) }
         // Time fields against durations compare the age of the time.
         if case .ints(let s, .time, _) = l, case .duration = r {
-            src = { ctx, body in
+            src = IntSource { ctx, body in
                 s(ctx) { t in body(t == 0 ? Int64.max : ctx.nowNs &- t) }
             }
         } else if case .duration = r, case .ints(_, let t, let f) = l, t != .time {

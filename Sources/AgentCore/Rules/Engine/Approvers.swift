@@ -267,6 +267,8 @@ final class ApproverIndex {
         let read: (EvalContext, StringBody) -> Bool
         let exact: BytesTable
         let patterns: PrefixTrie
+        /// Patterns starting with a wildcard, by their longest literal.
+        let literalPatterns: LiteralIndex
         /// `!=` terms: the rule is a candidate when the value differs from the literal.
         let notEqual: [[UInt8]]
         let notEqualRules: [Int32]
@@ -277,12 +279,13 @@ final class ApproverIndex {
         let ruleMask: [UInt64]
 
         init(name: String, read: @escaping (EvalContext, StringBody) -> Bool, exact: BytesTable, patterns: PrefixTrie,
-             notEqual: [([UInt8], Int32)], contains: [([UInt8], Int32)], ruleMask: [UInt64]) {
+             literalPatterns: LiteralIndex, notEqual: [([UInt8], Int32)], contains: [([UInt8], Int32)], ruleMask: [UInt64]) {
             self.ruleMask = ruleMask
             self.name = name
             self.read = read
             self.exact = exact
             self.patterns = patterns
+            self.literalPatterns = literalPatterns
             self.notEqual = notEqual.map(\.0)
             notEqualRules = notEqual.map(\.1)
             self.contains = contains.map(\.0)
@@ -323,10 +326,11 @@ final class ApproverIndex {
     private static func fieldIndexes(_ approvers: [Approver?], level: Int, stride: Int, words: Int) -> [FieldIndex] {
         var exactByField: [String: [[UInt8]: [Int32]]] = [:]
         var globsByField: [String: [(Glob, Int32)]] = [:]
+        var literalGlobsByField: [String: [(Glob, Int32)]] = [:]
         var notEqualByField: [String: [([UInt8], Int32)]] = [:]
         var containsByField: [String: [([UInt8], Int32)]] = [:]
         var masks: [String: [UInt64]] = [:]
-        var readers: [String: (EvalContext, StringBody) -> Bool] = [:]
+        var readers: [String: StringSource] = [:]
         var order: [String] = []
         for (i, a) in approvers.enumerated() {
             let groups = a?.groups ?? []
@@ -335,7 +339,7 @@ final class ApproverIndex {
                 let slot = Int32(level * stride + i)
                 for t in terms {
                     if readers[t.fieldName] == nil {
-                        readers[t.fieldName] = t.read
+                        readers[t.fieldName] = StringSource(t.read)
                         order.append(t.fieldName)
                         masks[t.fieldName] = [UInt64](repeating: 0, count: words)
                     }
@@ -352,6 +356,8 @@ final class ApproverIndex {
                             let g = Glob(p, isPath: t.isPath)
                             if let e = g.exact {
                                 exactByField[t.fieldName, default: [:]][e, default: []].append(slot)
+                            } else if g.prefix.isEmpty, LiteralIndex.indexable(g) {
+                                literalGlobsByField[t.fieldName, default: []].append((g, slot))
                             } else {
                                 globsByField[t.fieldName, default: []].append((g, slot))
                             }
@@ -365,7 +371,8 @@ final class ApproverIndex {
         }
         return order.map { name in
             let exact = (exactByField[name] ?? [:]).sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { ($0.key, $0.value) }
-            let f = FieldIndex(name: name, read: readers[name]!, exact: BytesTable(exact), patterns: PrefixTrie(globsByField[name] ?? []),
+            let f = FieldIndex(name: name, read: readers[name]!.read, exact: BytesTable(exact), patterns: PrefixTrie(globsByField[name] ?? []),
+                               literalPatterns: LiteralIndex(literalGlobsByField[name] ?? []),
                                notEqual: notEqualByField[name] ?? [], contains: containsByField[name] ?? [], ruleMask: masks[name]!)
             return f
         }
@@ -422,13 +429,22 @@ final class ApproverIndex {
                 }
                 n += 1
             }
+            field.literalPatterns.walk(v) { entry in
+                let r = Int(field.literalPatterns.rules[entry])
+                let bit: UInt64 = 1 << UInt64(r & 63)
+                if bits[r >> 6] & bit == 0, field.literalPatterns.globs[entry].matches(v) {
+                    bits[r >> 6] |= bit
+                }
+            }
             if field.patterns.isEmpty { return false }
-            let present = ByteSet(of: v)
+            // The value's byte set, computed when the walk first reaches a pattern.
+            var present: ByteSet?
             field.patterns.walk(v) { entry in
                 let r = Int(field.patterns.rules[entry])
                 let bit: UInt64 = 1 << UInt64(r & 63)
-                if bits[r >> 6] & bit == 0, field.patterns.required[entry].isSubset(of: present),
-                   field.patterns.globs[entry].matches(v) {
+                if bits[r >> 6] & bit != 0 { return }
+                if present == nil { present = ByteSet(of: v) }
+                if field.patterns.required[entry].isSubset(of: present!), field.patterns.globs[entry].matches(v) {
                     bits[r >> 6] |= bit
                 }
             }
@@ -440,7 +456,7 @@ final class ApproverIndex {
     var summary: String {
         var parts: [String] = []
         for f in fields + secondFields {
-            parts.append("\(f.name): \(f.exact.values.count) exact, \(f.patterns.globs.count) patterns, \(f.notEqual.count) !=, \(f.contains.count) regex")
+            parts.append("\(f.name): \(f.exact.values.count) exact, \(f.patterns.globs.count) prefix patterns, \(f.literalPatterns.globs.count) literal patterns, \(f.notEqual.count) !=, \(f.contains.count) regex")
         }
         return "\(approvedCount)/\(ruleCount) rules with approvers; " + parts.joined(separator: "; ")
     }

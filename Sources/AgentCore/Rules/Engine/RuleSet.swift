@@ -25,8 +25,8 @@ public final class RuleSet {
     private let buckets: [[CompiledRule]]
     private let anyEvent: [CompiledRule]
     /// The predicates alone, per bucket.
-    private let bucketPredicates: [[Predicate]]
-    private let anyEventPredicates: [Predicate]
+    private let bucketPredicates: [[PredicateBox]]
+    private let anyEventPredicates: [PredicateBox]
     private let bucketIndexes: [ApproverIndex]
     private let anyEventIndex: ApproverIndex
     private let maxWords: Int
@@ -43,8 +43,8 @@ public final class RuleSet {
         }
         self.buckets = buckets
         self.anyEvent = anyEvent
-        bucketPredicates = buckets.map { $0.map(\.predicate) }
-        anyEventPredicates = anyEvent.map(\.predicate)
+        bucketPredicates = buckets.map { $0.map { PredicateBox(evaluate: $0.predicate) } }
+        anyEventPredicates = anyEvent.map { PredicateBox(evaluate: $0.predicate) }
         bucketIndexes = buckets.map { ApproverIndex(approvers: $0.map(\.approver)) }
         anyEventIndex = ApproverIndex(approvers: anyEvent.map(\.approver))
         maxWords = 2 * max(bucketIndexes.map(\.words).max() ?? 1, anyEventIndex.words, 1)
@@ -70,8 +70,10 @@ public final class RuleSet {
 
     /// Ids of the rules the approvers let through for `event` (evaluated in full), for debugging.
     public func candidates(_ event: Event, context: EvalContext = EvalContext()) -> [String] {
-        context.event = event
-        context.ancestor = nil
+        withUnsafePointer(to: event) { e in context.withEvent(at: e) { candidateIDs(event, context) } }
+    }
+
+    private func candidateIDs(_ event: Event, _ context: EvalContext) -> [String] {
         var ids: [String] = []
         let i = Int(event.type.rawValue)
         for (index, rules) in [(i < bucketIndexes.count ? bucketIndexes[i] : anyEventIndex, i < buckets.count ? buckets[i] : []),
@@ -85,7 +87,7 @@ public final class RuleSet {
 
     /// Evaluates the rules of one index whose candidate bit is set, in order.
     @inline(__always)
-    private func evaluate(_ index: ApproverIndex, _ predicates: [Predicate], _ context: EvalContext, _ body: (Int) -> Void) {
+    private func evaluate(_ index: ApproverIndex, _ predicates: [PredicateBox], _ context: EvalContext, _ body: (Int) -> Void) {
         if index.ruleCount == 0 { return }
         let bits = context.candidateBits(maxWords)
         index.candidates(context, bits)
@@ -102,32 +104,42 @@ public final class RuleSet {
     }
 
     /// Calls `body` for each matching rule, in policy order within a bucket. Allocates nothing itself.
+    ///
+    /// Passing an event by value copies it (one retain and release per reference it holds, about a
+    /// tenth of an evaluation); a caller that keeps the event in memory uses `forEachMatch(at:)`.
     @inline(__always)
     public func forEachMatch(_ event: Event, context: EvalContext, _ body: (CompiledRule) -> Void) {
-        context.event = event
-        context.ancestor = nil
-        let i = Int(event.type.rawValue)
-        if i < bucketPredicates.count {
-            evaluate(bucketIndexes[i], bucketPredicates[i], context) { body(buckets[i][$0]) }
+        withUnsafePointer(to: event) { forEachMatch(at: $0, context: context, body) }
+    }
+
+    /// Like `forEachMatch(_:context:_:)` for the event at `event`, evaluated in place; it must stay
+    /// valid and unchanged during the call.
+    @inline(__always)
+    public func forEachMatch(at event: UnsafePointer<Event>, context: EvalContext, _ body: (CompiledRule) -> Void) {
+        context.withEvent(at: event) {
+            let i = Int(event.pointee.type.rawValue)
+            if i < bucketPredicates.count {
+                evaluate(bucketIndexes[i], bucketPredicates[i], context) { body(buckets[i][$0]) }
+            }
+            evaluate(anyEventIndex, anyEventPredicates, context) { body(anyEvent[$0]) }
         }
-        evaluate(anyEventIndex, anyEventPredicates, context) { body(anyEvent[$0]) }
     }
 
     /// Like `forEachMatch`, without approvers: every rule of the bucket is evaluated (reference for tests).
     func forEachMatchUnfiltered(_ event: Event, context: EvalContext, _ body: (CompiledRule) -> Void) {
-        context.event = event
-        context.ancestor = nil
-        let i = Int(event.type.rawValue)
-        if i < bucketPredicates.count {
-            for (j, p) in bucketPredicates[i].enumerated() where p(context) { body(buckets[i][j]) }
-        }
-        for (k, p) in anyEventPredicates.enumerated() where p(context) { body(anyEvent[k]) }
+        withUnsafePointer(to: event) { e in context.withEvent(at: e) {
+            let i = Int(event.type.rawValue)
+            if i < bucketPredicates.count {
+                for (j, p) in bucketPredicates[i].enumerated() where p(context) { body(buckets[i][j]) }
+            }
+            for (k, p) in anyEventPredicates.enumerated() where p(context) { body(anyEvent[k]) }
+        } }
     }
 
-    /// Number of rules matching `event` (used by the benchmark).
-    public func countMatches(_ event: Event, context: EvalContext) -> Int {
+    /// Number of rules matching the event at `event` (used by the benchmark).
+    public func countMatches(at event: UnsafePointer<Event>, context: EvalContext) -> Int {
         var n = 0
-        forEachMatch(event, context: context) { _ in n += 1 }
+        forEachMatch(at: event, context: context) { _ in n += 1 }
         return n
     }
 

@@ -1,69 +1,160 @@
 /// Per-evaluation state, reused from event to event so evaluation allocates nothing.
 ///
-/// One context belongs to one thread at a time: the engine is not meant to be shared across threads
-/// without one context per thread.
+/// The engine does not copy the event it evaluates: `RuleSet` points the context at the caller's event
+/// for the duration of one evaluation (`withEvent`). Field reads reach the event and the rest of the
+/// per-event state through `state`, a pointer: Swift checks exclusive access at run time on every read
+/// of a class's stored `var`, but not through pointers, and these reads are the engine's inner loop.
+///
+/// One context belongs to one thread at a time, and so does the `RuleSet` it evaluates (compiled field
+/// reads keep scratch buffers): use one rule set and one context per thread.
 public final class EvalContext {
-    /// The event being evaluated. Setting it extracts the payload parts fields read, once per event,
-    /// so field reads project single values instead of copying payload structs.
-    public var event: Event {
-        didSet { prepare() }
+    /// What a field read needs, behind one pointer (see the type's comment).
+    struct State {
+        var event: UnsafePointer<Event>
+        /// The ancestor the current iterator (`process.ancestors.*` or `process.ancestors[A]`) points
+        /// at. Unowned: it is reachable from the event's process for the whole evaluation.
+        unowned(unsafe) var ancestor: ProcessEntry?
+        /// Bumped per evaluation: values derived from the event (joined arguments, ...) are cached in
+        /// `derived` for the evaluation that computed them only.
+        var generation: UInt64
+        /// Candidate-rule bit set of the approvers, grown once and reused.
+        var candidates: UnsafeMutablePointer<UInt64>
+        var candidateCapacity: Int
     }
-    /// The event's file (open, mmap, splice, load_module); `hasFile` false when there is none.
-    var file = FileInfo()
-    var hasFile = false
-    /// open: flags, mode and the path argument.
-    var openFlags: UInt32 = 0
-    var openMode: UInt32 = 0
-    var openUserPath = ""
-    /// The ancestor the current iterator (`process.ancestors.*` or `process.ancestors[A]`) points at.
-    var ancestor: ProcessEntry?
+
+    let state: UnsafeMutablePointer<State>
+    /// The event of contexts made with `init(event:)` or assigned `event` (tests, one-off use).
+    private let owned: UnsafeMutablePointer<Event>
+    /// Per-evaluation cache of derived byte values, by slot (see `DerivedSlot`).
+    private var derived: [DerivedValue] = []
+
+    public init(event: Event = Event(type: .exit, payload: .exit(ExitPayload(cause: .exited, code: 0)))) {
+        owned = .allocate(capacity: 1)
+        owned.initialize(to: event)
+        let bits = UnsafeMutablePointer<UInt64>.allocate(capacity: 8)
+        bits.initialize(repeating: 0, count: 8)
+        state = .allocate(capacity: 1)
+        state.initialize(to: State(event: UnsafePointer(owned), ancestor: nil, generation: 1, candidates: bits, candidateCapacity: 8))
+    }
+
+    deinit {
+        state.pointee.candidates.deallocate()
+        state.deinitialize(count: 1)
+        state.deallocate()
+        owned.deinitialize(count: 1)
+        owned.deallocate()
+    }
+
+    /// The event being evaluated, read in place. Assigning stores a copy in the context.
+    public var event: Event {
+        unsafeAddress { state.pointee.event }
+        set {
+            owned.pointee = newValue
+            state.pointee.event = UnsafePointer(owned)
+            state.pointee.ancestor = nil
+            state.pointee.generation &+= 1
+        }
+    }
+
+    /// Runs `body` with the event at `event` as the context's event; the event is not copied and
+    /// must stay valid and unchanged until `body` returns.
+    @inline(__always)
+    func withEvent<R>(at event: UnsafePointer<Event>, _ body: () -> R) -> R {
+        let saved = state.pointee.event
+        state.pointee.event = event
+        state.pointee.ancestor = nil
+        state.pointee.generation &+= 1
+        defer {
+            state.pointee.event = saved
+            state.pointee.ancestor = nil
+        }
+        return body()
+    }
+
+    var ancestor: ProcessEntry? {
+        @inline(__always) get { state.pointee.ancestor }
+        @inline(__always) set { state.pointee.ancestor = newValue }
+    }
+
     /// Wall-clock "now" for duration comparisons: the event's time.
     var nowNs: Int64 { Int64(truncatingIfNeeded: event.timeNs) }
 
-    /// Candidate-rule bit set of the approvers, grown once and reused.
-    private var candidates: UnsafeMutablePointer<UInt64>
-    private var candidateCapacity: Int
-
-    public init(event: Event = Event(type: .exit, payload: .exit(ExitPayload(cause: .exited, code: 0)))) {
-        self.event = event
-        candidateCapacity = 8
-        candidates = .allocate(capacity: 8)
-        candidates.initialize(repeating: 0, count: 8)
-        prepare()
+    /// The event's own file (open, mmap, splice, load_module); nil for other events.
+    @inline(__always)
+    func withFile<R>(_ body: (FileInfo) -> R?) -> R? {
+        switch event.payload {
+        case .open(let p): return body(p.file)
+        case .mmap(let p): if let f = p.file { return body(f) }
+        case .splice(let p): if let f = p.file { return body(f) }
+        case .loadModule(let p): if let f = p.file { return body(f) }
+        default: break
+        }
+        return nil
     }
 
-    deinit { candidates.deallocate() }
+    /// The open event's payload values.
+    var openFlags: UInt32 {
+        if case .open(let p) = event.payload { return p.flags }
+        return 0
+    }
+    var openMode: UInt32 {
+        if case .open(let p) = event.payload { return p.mode }
+        return 0
+    }
+    var openUserPath: String? {
+        if case .open(let p) = event.payload { return p.userPath }
+        return nil
+    }
 
     /// At least `words` words of scratch for candidate bits.
     @inline(__always)
     func candidateBits(_ words: Int) -> UnsafeMutablePointer<UInt64> {
-        if words > candidateCapacity {
-            candidates.deallocate()
-            candidates = .allocate(capacity: words)
-            candidates.initialize(repeating: 0, count: words)
-            candidateCapacity = words
+        if words > state.pointee.candidateCapacity {
+            state.pointee.candidates.deallocate()
+            state.pointee.candidates = .allocate(capacity: words)
+            state.pointee.candidates.initialize(repeating: 0, count: words)
+            state.pointee.candidateCapacity = words
         }
-        return candidates
+        return state.pointee.candidates
     }
 
-    private func prepare() {
-        hasFile = false
-        switch event.payload {
-        case .open(let p):
-            file = p.file
-            hasFile = true
-            openFlags = p.flags
-            openMode = p.mode
-            openUserPath = p.userPath
-        case .mmap(let p):
-            if let f = p.file { file = f; hasFile = true }
-        case .splice(let p):
-            if let f = p.file { file = f; hasFile = true }
-        case .loadModule(let p):
-            if let f = p.file { file = f; hasFile = true }
-        default:
-            break
+    /// Calls `body` with the bytes of a value derived from `process` (joined arguments, ...),
+    /// computed by `fill` at most once per evaluation, slot and process.
+    @inline(__always)
+    func withDerivedBytes(_ slot: DerivedSlot, _ process: ProcessEntry, _ fill: (inout [UInt8]) -> Void, _ body: StringBody) -> Bool {
+        let i = slot.index
+        if i >= derived.count { growDerived(to: i + 1) }
+        return derived[i].withBytes(generation: state.pointee.generation, owner: ObjectIdentifier(process), fill, body)
+    }
+
+    private func growDerived(to count: Int) {
+        while derived.count < count { derived.append(DerivedValue()) }
+    }
+}
+
+/// A cache slot for one kind of derived value of one process source (`process.args` and `exec.args`
+/// read the same process on exec events and share a slot). Slots are numbered by the registry.
+struct DerivedSlot {
+    let index: Int
+}
+
+/// One cached derived value: its bytes, and the evaluation and process they belong to.
+final class DerivedValue {
+    private var storage: [UInt8] = []
+    private var generation: UInt64 = 0
+    private var owner: ObjectIdentifier?
+
+    init() { storage.reserveCapacity(256) }
+
+    @inline(__always)
+    func withBytes(generation g: UInt64, owner o: ObjectIdentifier, _ fill: (inout [UInt8]) -> Void, _ body: StringBody) -> Bool {
+        if g != generation || o != owner {
+            storage.removeAll(keepingCapacity: true)
+            fill(&storage)
+            generation = g
+            owner = o
         }
+        return storage.withUnsafeBufferPointer { body($0) }
     }
 }
 

@@ -24,7 +24,23 @@ enum Read {
         }
     }
 
-    /// Strings joined by one space (`process.args`), assembled in a scratch buffer.
+    /// Strings joined by one space (`process.args`), assembled once per evaluation and process in the
+    /// context's `slot`.
+    static func joined(_ slot: DerivedSlot, _ get: @escaping (EvalContext) -> ProcessEntry?) -> FieldAccessor {
+        .string { ctx, body in
+            guard let process = get(ctx), !process.args.isEmpty else { return withEmpty(body) }
+            if process.args.count == 1 { return withBytes(process.args[0], body) }
+            return ctx.withDerivedBytes(slot, process, { bytes in
+                let args = process.args
+                for i in args.indices {
+                    if i > 0 { bytes.append(32) }
+                    appendUTF8(args[i], to: &bytes)
+                }
+            }, body)
+        }
+    }
+
+    /// Strings joined by one space, assembled in a scratch buffer per read (rare fields).
     static func joined(_ get: @escaping (EvalContext) -> [String]?) -> FieldAccessor {
         let scratch = ByteScratch()
         return .string { ctx, body in
@@ -35,8 +51,7 @@ enum Read {
                 if i > 0 { scratch.bytes.append(32) }
                 scratch.bytes.append(contentsOf: v.utf8)
             }
-            let bytes = scratch.bytes
-            return bytes.withUnsafeBufferPointer(body)
+            return scratch.bytes.withUnsafeBufferPointer { body($0) }
         }
     }
 
@@ -45,8 +60,12 @@ enum Read {
         .string { ctx, body in
             guard let values = get(ctx) else { return false }
             for v in values {
-                let name = v.firstIndex(of: "=").map { v[..<$0] } ?? v[...]
-                if withBytes(name, body) { return true }
+                let found = withBytes(v) { b in
+                    var end = 0
+                    while end < b.count, b[end] != 61 { end += 1 }  // '='
+                    return body(UnsafeBufferPointer(rebasing: b[0..<end]))
+                }
+                if found { return true }
             }
             return false
         }
@@ -90,38 +109,54 @@ enum Read {
     }
 
     /// Datadog's `args_options`: `--name=value` gives `name=value`; `-o value` gives `o=value`.
-    static func argOptions(_ get: @escaping (EvalContext) -> [String]?) -> FieldAccessor {
-        let scratch = ByteScratch()
-        return .string { ctx, body in
-            guard let args = get(ctx) else { return false }
-            var i = 0
-            while i < args.count {
-                let arg = args[i]
-                var u = arg.utf8[...]
-                guard u.count > 1, u.first == 45 else { i += 1; continue }
-                u = u.dropFirst()
-                if u.first == 45 { u = u.dropFirst() }
-                guard let first = u.first, (first >= 48 && first <= 57) || (first >= 65 && first <= 90) || (first >= 97 && first <= 122) else {
+    /// Assembled once per evaluation and process in the context's `slot`, NUL-separated (arguments
+    /// come from the kernel's NUL-separated argv, so they hold no NUL).
+    static func argOptions(_ slot: DerivedSlot, _ get: @escaping (EvalContext) -> ProcessEntry?) -> FieldAccessor {
+        .string { ctx, body in
+            guard let process = get(ctx), !process.args.isEmpty else { return false }
+            return ctx.withDerivedBytes(slot, process, { out in
+                let args = process.args
+                var i = 0
+                while i < args.count {
+                    var u = args[i].utf8[...]
+                    guard u.count > 1, u.first == 45 else { i += 1; continue }
+                    u = u.dropFirst()
+                    if u.first == 45 { u = u.dropFirst() }
+                    guard let first = u.first, (first >= 48 && first <= 57) || (first >= 65 && first <= 90) || (first >= 97 && first <= 122) else {
+                        i += 1
+                        continue
+                    }
+                    if u.contains(61) {
+                        out.append(contentsOf: u)
+                        out.append(0)
+                    } else if i + 1 < args.count, args[i + 1].utf8.first != 45 {
+                        out.append(contentsOf: u)
+                        out.append(61)
+                        appendUTF8(args[i + 1], to: &out)
+                        out.append(0)
+                        i += 1
+                    }
                     i += 1
-                    continue
                 }
-                if u.contains(61) {
-                    scratch.bytes.removeAll(keepingCapacity: true)
-                    scratch.bytes.append(contentsOf: u)
-                    let bytes = scratch.bytes
-                    if bytes.withUnsafeBufferPointer(body) { return true }
-                } else if i + 1 < args.count, args[i + 1].utf8.first != 45 {
-                    scratch.bytes.removeAll(keepingCapacity: true)
-                    scratch.bytes.append(contentsOf: u)
-                    scratch.bytes.append(61)
-                    scratch.bytes.append(contentsOf: args[i + 1].utf8)
-                    let bytes = scratch.bytes
-                    if bytes.withUnsafeBufferPointer(body) { return true }
+            }, { all in
+                var start = 0
+                var i = 0
+                while i < all.count {
+                    if all[i] == 0 {
+                        if body(UnsafeBufferPointer(rebasing: all[start..<i])) { return true }
+                        start = i + 1
+                    }
                     i += 1
                 }
-                i += 1
-            }
-            return false
+                return false
+            })
         }
     }
+}
+
+/// Appends the UTF-8 bytes of `s` (one copy for native strings, instead of a byte-by-byte walk).
+@inline(__always)
+func appendUTF8(_ s: String, to bytes: inout [UInt8]) {
+    let done: Void? = s.utf8.withContiguousStorageIfAvailable { bytes.append(contentsOf: $0) }
+    if done == nil { bytes.append(contentsOf: s.utf8) }
 }

@@ -5,6 +5,8 @@ import Foundation
 /// A registry owns scratch buffers used while reading assembled values, so each engine builds its own.
 public final class FieldRegistry {
     public private(set) var fields: [String: FieldSpec] = [:]
+    /// Derived-value cache slots by key (`<process source>.<kind>`), see `EvalContext.withDerivedBytes`.
+    private var slots: [String: DerivedSlot] = [:]
 
     /// Datadog event types this agent never produces; rules on them are `unsupported`.
     public static let unproducedEventTypes: Set<String> = [
@@ -18,11 +20,11 @@ public final class FieldRegistry {
 
     public init() {
         addCommon()
-        addProcess(prefix: "process", eventType: nil, iterates: false, description: "process") { $0.event.process }
-        addProcess(prefix: "process.parent", eventType: nil, iterates: false, description: "parent process") {
+        addProcess(prefix: "process", source: "process", eventType: nil, iterates: false, description: "process") { $0.event.process }
+        addProcess(prefix: "process.parent", source: "process.parent", eventType: nil, iterates: false, description: "parent process") {
             $0.event.process?.parent
         }
-        addProcess(prefix: "process.ancestors", eventType: nil, iterates: true, description: "an ancestor process") {
+        addProcess(prefix: "process.ancestors", source: "process.ancestors", eventType: nil, iterates: true, description: "an ancestor process") {
             $0.ancestor
         }
         add("process.ancestors.length", .int, nil, "Number of ancestors of the process", accessor: Read.int { ctx in
@@ -38,6 +40,14 @@ public final class FieldRegistry {
     public static let listing = FieldRegistry()
 
     public func lookup(_ name: String) -> FieldSpec? { fields[name] }
+
+    /// The cache slot of a derived value; fields reading the same process for the same value share one.
+    func slot(_ key: String) -> DerivedSlot {
+        if let s = slots[key] { return s }
+        let s = DerivedSlot(index: slots.count)
+        slots[key] = s
+        return s
+    }
 
     func add(
         _ name: String, _ type: SECLType, _ eventType: EventType?, _ description: String, isArray: Bool = false,
@@ -89,18 +99,29 @@ public final class FieldRegistry {
     // MARK: - Process fields
 
     /// The fields of a process context under `prefix` (`process`, `process.parent`, `exec`, ...).
+    /// `source` names the process read: prefixes reading the same process (`process` and `exec`) share
+    /// derived-value cache slots.
     func addProcess(
-        prefix: String, eventType: EventType?, iterates: Bool, description what: String,
+        prefix: String, source: String, eventType: EventType?, iterates: Bool, description what: String,
         _ proc: @escaping (EvalContext) -> ProcessEntry?
     ) {
         func s(_ n: String, _ d: String, _ get: @escaping (ProcessEntry) -> String?) {
-            add("\(prefix).\(n)", .string, eventType, "\(d) of the \(what)", iterates: iterates, accessor: Read.string { proc($0).flatMap(get) })
+            add("\(prefix).\(n)", .string, eventType, "\(d) of the \(what)", iterates: iterates, accessor: Read.string { ctx in
+                if let p = proc(ctx) { return get(p) }
+                return nil
+            })
         }
         func i(_ n: String, _ d: String, _ type: SECLType = .int, _ get: @escaping (ProcessEntry) -> Int64) {
-            add("\(prefix).\(n)", type, eventType, "\(d) of the \(what)", iterates: iterates, accessor: Read.int { proc($0).map(get) })
+            add("\(prefix).\(n)", type, eventType, "\(d) of the \(what)", iterates: iterates, accessor: Read.int { ctx in
+                if let p = proc(ctx) { return get(p) }
+                return nil
+            })
         }
         func b(_ n: String, _ d: String, _ get: @escaping (ProcessEntry) -> Bool) {
-            add("\(prefix).\(n)", .bool, eventType, "\(d) of the \(what)", iterates: iterates, accessor: Read.bool { proc($0).map(get) })
+            add("\(prefix).\(n)", .bool, eventType, "\(d) of the \(what)", iterates: iterates, accessor: Read.bool { ctx in
+                if let p = proc(ctx) { return get(p) }
+                return nil
+            })
         }
         func a(_ n: String, _ d: String, _ accessor: FieldAccessor) {
             add("\(prefix).\(n)", .string, eventType, "\(d) of the \(what)", isArray: true, iterates: iterates, accessor: accessor)
@@ -111,10 +132,10 @@ public final class FieldRegistry {
         s("tty_name", "Controlling terminal name") { $0.tty }
         s("argv0", "First argument (argv[0])") { $0.argv0 }
         add("\(prefix).args", .string, eventType, "Arguments, excluding argv0, as one space-separated string of the \(what)",
-            iterates: iterates, accessor: Read.joined { proc($0)?.args })
+            iterates: iterates, accessor: Read.joined(slot("\(source).args"), proc))
         a("argv", "Arguments, excluding argv0, as an array", Read.strings { proc($0)?.args })
         a("args_flags", "Flags in the arguments (`-x`, `--long`)", Read.argFlags { proc($0)?.args })
-        a("args_options", "Options in the arguments (`name=value`)", Read.argOptions { proc($0)?.args })
+        a("args_options", "Options in the arguments (`name=value`)", Read.argOptions(slot("\(source).args_options"), proc))
         b("args_truncated", "True when the arguments were truncated") { $0.argsTruncated }
         a("envs", "Environment variable names", Read.envNames { proc($0)?.envs })
         a("envp", "Environment variables (`NAME=value`)", Read.strings { proc($0)?.envs })
@@ -158,44 +179,50 @@ public final class FieldRegistry {
 
     /// File fields. Each read projects one stored value (no copy of the whole `FileInfo`).
     func addFile(prefix: String, eventType: EventType?, iterates: Bool = false, what: String, source: FileSource) {
-        func s(_ n: String, _ d: String, path: Bool = false, _ ev: @escaping (EvalContext) -> String?, _ ex: @escaping (ProcessEntry) -> String?) {
+        func s(_ n: String, _ d: String, path: Bool = false, _ ev: @escaping (FileInfo) -> String?, _ ex: @escaping (ProcessEntry) -> String?) {
             let accessor: FieldAccessor
             switch source {
-            case .event: accessor = Read.string { $0.hasFile ? ev($0) : nil }
-            case .executable(let proc): accessor = Read.string { proc($0).flatMap(ex) }
+            case .event: accessor = Read.string { ctx in ctx.withFile(ev) }
+            case .executable(let proc): accessor = Read.string { ctx in
+                if let p = proc(ctx) { return ex(p) }
+                return nil
+            }
             }
             add("\(prefix).\(n)", .string, eventType, "\(d) of the \(what)", isPath: path, iterates: iterates, accessor: accessor)
         }
-        func i(_ n: String, _ d: String, _ type: SECLType = .int, _ ev: @escaping (EvalContext) -> Int64, _ ex: @escaping (ProcessEntry) -> Int64?) {
+        func i(_ n: String, _ d: String, _ type: SECLType = .int, _ ev: @escaping (FileInfo) -> Int64, _ ex: @escaping (ProcessEntry) -> Int64?) {
             let accessor: FieldAccessor
             switch source {
-            case .event: accessor = Read.int { $0.hasFile ? ev($0) : nil }
-            case .executable(let proc): accessor = Read.int { proc($0).flatMap(ex) }
+            case .event: accessor = Read.int { ctx in ctx.withFile(ev) }
+            case .executable(let proc): accessor = Read.int { ctx in
+                if let p = proc(ctx) { return ex(p) }
+                return nil
+            }
             }
             add("\(prefix).\(n)", type, eventType, "\(d) of the \(what)", iterates: iterates, accessor: accessor)
         }
-        s("path", "Path", path: true, { $0.file.path }, { $0.executable?.path })
-        s("name", "Base name", { $0.file.name }, { $0.executable?.name })
-        s("filesystem", "Filesystem type", { $0.file.filesystem }, { $0.executable?.filesystem })
-        s("user", "Owner name", { $0.file.user }, { $0.executable?.user })
-        s("group", "Group name", { $0.file.group }, { $0.executable?.group })
-        s("path_resolution_error", "Path resolution error", { $0.file.pathResolutionError }, { $0.executable?.pathResolutionError })
-        i("inode", "Inode", .int, { Int64(bitPattern: $0.file.inode) }, { $0.executable.map { Int64(bitPattern: $0.inode) } })
-        i("mode", "Mode (type and permission bits)", .int, { Int64($0.file.mode) }, { $0.executable.map { Int64($0.mode) } })
-        i("rights", "Permission bits", .int, { Int64($0.file.mode & 0o7777) }, { $0.executable.map { Int64($0.mode & 0o7777) } })
-        i("uid", "Owner uid", .int, { Int64($0.file.uid) }, { $0.executable.map { Int64($0.uid) } })
-        i("gid", "Owner gid", .int, { Int64($0.file.gid) }, { $0.executable.map { Int64($0.gid) } })
-        i("mount_id", "Mount id", .int, { Int64($0.file.mountID) }, { $0.executable.map { Int64($0.mountID) } })
-        i("change_time", "Change time (ctime)", .time, { Int64(truncatingIfNeeded: $0.file.changeTimeNs) },
+        s("path", "Path", path: true, { $0.path }, { $0.executable?.path })
+        s("name", "Base name", { $0.name }, { $0.executable?.name })
+        s("filesystem", "Filesystem type", { $0.filesystem }, { $0.executable?.filesystem })
+        s("user", "Owner name", { $0.user }, { $0.executable?.user })
+        s("group", "Group name", { $0.group }, { $0.executable?.group })
+        s("path_resolution_error", "Path resolution error", { $0.pathResolutionError }, { $0.executable?.pathResolutionError })
+        i("inode", "Inode", .int, { Int64(bitPattern: $0.inode) }, { $0.executable.map { Int64(bitPattern: $0.inode) } })
+        i("mode", "Mode (type and permission bits)", .int, { Int64($0.mode) }, { $0.executable.map { Int64($0.mode) } })
+        i("rights", "Permission bits", .int, { Int64($0.mode & 0o7777) }, { $0.executable.map { Int64($0.mode & 0o7777) } })
+        i("uid", "Owner uid", .int, { Int64($0.uid) }, { $0.executable.map { Int64($0.uid) } })
+        i("gid", "Owner gid", .int, { Int64($0.gid) }, { $0.executable.map { Int64($0.gid) } })
+        i("mount_id", "Mount id", .int, { Int64($0.mountID) }, { $0.executable.map { Int64($0.mountID) } })
+        i("change_time", "Change time (ctime)", .time, { Int64(truncatingIfNeeded: $0.changeTimeNs) },
           { $0.executable.map { Int64(truncatingIfNeeded: $0.changeTimeNs) } })
-        i("modification_time", "Modification time (mtime)", .time, { Int64(truncatingIfNeeded: $0.file.modificationTimeNs) },
+        i("modification_time", "Modification time (mtime)", .time, { Int64(truncatingIfNeeded: $0.modificationTimeNs) },
           { $0.executable.map { Int64(truncatingIfNeeded: $0.modificationTimeNs) } })
         let upper: FieldAccessor
         let ext: FieldAccessor
         switch source {
         case .event:
-            upper = Read.bool { $0.hasFile && $0.file.inUpperLayer }
-            ext = .string { ctx, body in ctx.hasFile ? FieldRegistry.withExtension(ctx.file.name, body) : withEmpty(body) }
+            upper = Read.bool { ctx in ctx.withFile { $0.inUpperLayer } }
+            ext = .string { ctx, body in ctx.withFile { FieldRegistry.withExtension($0.name, body) } ?? withEmpty(body) }
         case .executable(let proc):
             upper = Read.bool { proc($0)?.executable?.inUpperLayer }
             ext = .string { ctx, body in

@@ -32,6 +32,9 @@ public final class Glob: @unchecked Sendable {
     /// Bytes every match contains (the literal pieces), as a 256-bit set: a value lacking one of
     /// them cannot match. See `ByteSet`.
     let requiredBytes: ByteSet
+    /// The longest literal piece: every match contains it (used to index patterns that start with a
+    /// wildcard, see `LiteralIndex`).
+    let longestLiteral: [UInt8]
 
     public init(_ pattern: String, isPath: Bool) {
         self.pattern = pattern
@@ -65,6 +68,9 @@ public final class Glob: @unchecked Sendable {
         var required = ByteSet()
         for p in all { if case .literal(let l) = p { for b in l { required.insert(b) } } }
         requiredBytes = required
+        var longest: [UInt8] = []
+        for p in all { if case .literal(let l) = p, l.count > longest.count { longest = l } }
+        longestLiteral = longest
         if isPath, let first = segs.first, case .pieces(_, true) = first {
             leadingStarSegment = true
         } else {

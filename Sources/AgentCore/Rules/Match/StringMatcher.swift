@@ -1,5 +1,3 @@
-import Foundation
-
 /// One entry of a string comparison's right-hand side.
 enum StringOperand: Equatable {
     case exact(String)
@@ -15,7 +13,8 @@ final class StringMatcher {
     private let singleExact: [UInt8]?
     private let globs: [Glob]
     private let globRequired: [ByteSet]
-    private let regexes: [NSRegularExpression]
+    /// Regular expressions (Go RE2 syntax, like Datadog's), matched on the bytes without allocating.
+    private let regexes: [ByteRegex]
     /// Per regex: a literal every match contains (empty: none known), checked before running it.
     private let regexLiterals: [[UInt8]]
     let isEmpty: Bool
@@ -23,7 +22,7 @@ final class StringMatcher {
     init(_ operands: [StringOperand], isPath: Bool) throws {
         var exact: [[UInt8]] = []
         var globs: [Glob] = []
-        var regexes: [NSRegularExpression] = []
+        var regexes: [ByteRegex] = []
         var literals: [[UInt8]] = []
         for op in operands {
             switch op {
@@ -33,10 +32,10 @@ final class StringMatcher {
                 if let e = g.exact { exact.append(e) } else { globs.append(g) }
             case .regex(let r):
                 do {
-                    regexes.append(try NSRegularExpression(pattern: r, options: []))
+                    regexes.append(try ByteRegex(r))
                     literals.append(StringMatcher.requiredLiteral(r))
-                } catch {
-                    throw SECLError("invalid regular expression r\"\(r)\"")
+                } catch let e as SECLError {
+                    throw SECLError("\(e.message) in r\"\(r)\"")
                 }
             }
         }
@@ -71,15 +70,10 @@ final class StringMatcher {
             }
         }
         if !regexes.isEmpty {
-            // Regular expressions are rare (a handful of rules); they need a String, so they run only
-            // when the value contains the literal every match contains.
+            // A regex runs only when the value contains the literal every match contains.
             var k = 0
             while k < regexes.count {
-                if StringMatcher.contains(v, regexLiterals[k]) {
-                    let s = String(decoding: v, as: UTF8.self)
-                    let range = NSRange(location: 0, length: (s as NSString).length)
-                    if regexes[k].firstMatch(in: s, options: [], range: range) != nil { return true }
-                }
+                if StringMatcher.contains(v, regexLiterals[k]), regexes[k].matches(v) { return true }
                 k += 1
             }
         }

@@ -104,7 +104,9 @@ let only = ProcessInfo.processInfo.environment["RULES_BENCH_ONLY"]
 for (name, list) in [("open", events.open), ("exec", events.exec)] where !list.isEmpty && (only == nil || only == name) {
     var matches = 0
     // Warm up (scratch buffers reach their capacity).
-    for e in list { matches &+= set.countMatches(e, context: context) }
+    let events = UnsafeMutableBufferPointer<Event>.allocate(capacity: list.count)
+    _ = events.initialize(from: list)
+    for i in events.indices { matches &+= set.countMatches(at: events.baseAddress! + i, context: context) }
     var total = 0
     let start = nowSeconds()
     // Fixed event count when RULES_BENCH_EVENTS is set (allocation counts under valgrind); otherwise
@@ -113,7 +115,9 @@ for (name, list) in [("open", events.open), ("exec", events.exec)] where !list.i
     let fixed = env["RULES_BENCH_EVENTS"].flatMap { Int($0) }
     let seconds = env["RULES_BENCH_SECONDS"].flatMap { Double($0) } ?? 2
     while fixed.map({ total < $0 }) ?? (total < 10_000_000 && (total < list.count * 4 || nowSeconds() - start < seconds)) {
-        for e in list { matches &+= set.countMatches(e, context: context) }
+        // Events are evaluated in place, as the agent's pipeline does: `for e in list` or `list[i]`
+        // would copy (retain and release) every event.
+        for i in events.indices { matches &+= set.countMatches(at: events.baseAddress! + i, context: context) }
         total += list.count
     }
     let elapsed = nowSeconds() - start
