@@ -19,7 +19,18 @@ public final class ProcessEntry {
     public var execTimeNs: UInt64 { didSet { revision &+= 1 } }
     public var exitTimeNs: UInt64 { didSet { revision &+= 1 } }
     /// The executed file; nil for kernel threads or when unknown.
-    public var executable: FileInfo? { didSet { revision &+= 1 } }
+    public var executable: FileInfo? {
+        didSet {
+            revision &+= 1
+            executablePath = executable?.path
+            executableName = executable?.name
+        }
+    }
+    /// `executable?.path` and `executable?.name`, kept apart: reading them through `executable` copies
+    /// the whole FileInfo (a retain and release per string in it), and the rule engine reads them for
+    /// every ancestor of every event.
+    public private(set) var executablePath: String?
+    public private(set) var executableName: String?
     /// argv[0] and the arguments after it.
     public var argv0: String { didSet { revision &+= 1 } }
     public var args: [String] { didSet { revision &+= 1 } }
@@ -57,6 +68,8 @@ public final class ProcessEntry {
         self.execTimeNs = execTimeNs
         self.exitTimeNs = exitTimeNs
         self.executable = executable
+        executablePath = executable?.path
+        executableName = executable?.name
         self.argv0 = argv0
         self.args = args
         self.argsTruncated = argsTruncated

@@ -201,8 +201,8 @@ public final class FieldRegistry {
             }
             add("\(prefix).\(n)", type, eventType, "\(d) of the \(what)", iterates: iterates, accessor: accessor)
         }
-        s("path", "Path", path: true, { $0.path }, { $0.executable?.path })
-        s("name", "Base name", { $0.name }, { $0.executable?.name })
+        s("path", "Path", path: true, { $0.path }, { $0.executablePath })
+        s("name", "Base name", { $0.name }, { $0.executableName })
         s("filesystem", "Filesystem type", { $0.filesystem }, { $0.executable?.filesystem })
         s("user", "Owner name", { $0.user }, { $0.executable?.user })
         s("group", "Group name", { $0.group }, { $0.executable?.group })
