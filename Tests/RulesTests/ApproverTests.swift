@@ -4,21 +4,6 @@ import XCTest
 
 /// Approver-filtered evaluation must return exactly what evaluating every rule returns.
 final class ApproverTests: XCTestCase {
-    /// A small deterministic generator (SplitMix64).
-    struct Rng {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
-        mutating func int(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
-        mutating func pick<T>(_ a: [T]) -> T { a[int(a.count)] }
-        mutating func chance(_ percent: Int) -> Bool { int(100) < percent }
-    }
-
     /// Every quoted literal of the corpus (paths, names, arguments, patterns), wildcards filled in.
     static func vocabulary() -> [String] {
         guard let text = try? String(contentsOfFile: T.corpus, encoding: .utf8) else { return [] }
@@ -34,7 +19,7 @@ final class ApproverTests: XCTestCase {
         return words.sorted()
     }
 
-    static func fill(_ w: String, _ rng: inout Rng) -> String {
+    static func fill(_ w: String, _ rng: inout SplitMix) -> String {
         var out = ""
         for c in w {
             if c == "*" {
@@ -52,12 +37,12 @@ final class ApproverTests: XCTestCase {
     }
 
     static func events(count: Int, seed: UInt64) -> [Event] {
-        var rng = Rng(state: seed)
+        var rng = SplitMix(state: seed)
         let vocab = vocabulary()
         let paths = vocab.filter { $0.hasPrefix("/") } + ["/usr/bin/ls", "/etc/passwd", "/tmp/x", "/home/u/.ssh/id_rsa", ""]
         let names = vocab.filter { !$0.contains("/") && !$0.contains(" ") } + ["ls", "bash", "sh", "sshd", "python3"]
         func word(_ list: [String]) -> String { fill(rng.pick(list), &rng) }
-        func file(_ path: String, _ rng: inout Rng) -> FileInfo {
+        func file(_ path: String, _ rng: inout SplitMix) -> FileInfo {
             FileInfo(path: path, mode: rng.chance(20) ? 0o104755 : 0o100644, changeTimeNs: rng.chance(50) ? 999_000_000_000 : 0,
                      modificationTimeNs: rng.chance(50) ? 999_000_000_000 : 0, inUpperLayer: rng.chance(20))
         }

@@ -313,16 +313,4 @@ final class ByteRegexTests: XCTestCase {
     private func quantifier(_ rng: inout SplitMix) -> String {
         ["", "", "", "?", "*", "+", "{1,2}", "{2}", "{0,1}", "{2,}", "*?", "+?", "??"][rng.int(13)]
     }
-
-    struct SplitMix {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func int(_ n: Int) -> Int { n <= 0 ? 0 : Int(next() % UInt64(n)) }
-    }
 }

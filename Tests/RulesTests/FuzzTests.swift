@@ -3,18 +3,6 @@ import XCTest
 
 /// Seeded random inputs: mangled expressions and YAML must give errors, never crashes.
 final class FuzzTests: XCTestCase {
-    struct SplitMix {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func int(_ n: Int) -> Int { n <= 0 ? 0 : Int(next() % UInt64(n)) }
-    }
-
     static let pieces = ["open.file.path", "exec.args_flags", "process.ancestors[A].comm", "process.ancestors.file.name", "==", "!=", "=~", "!~",
                          " in ", " not in ", " allin ", "&&", "||", "!", "not ", "(", ")", "[", "]", ",", "\"", "~\"", "r\"", "${", "}", "*", "**",
                          "/", "0x", "9999999999999999999999", "-", "+", "&", "|", "^", "30s", "5m", "10.0.0.0/8", "::1", "O_CREAT", "SHELLS",
@@ -90,4 +78,3 @@ final class FuzzTests: XCTestCase {
     }
 }
 
-extension FuzzTests.SplitMix: RandomNumberGenerator {}

@@ -46,3 +46,19 @@ enum T {
 
     static let corpus = "/work/shared/corpus/datadog-default.policy"
 }
+
+/// The seeded generator of the randomized tests (SplitMix64): same seed, same inputs.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// A number in 0..<n (0 when n <= 0).
+    mutating func int(_ n: Int) -> Int { n <= 0 ? 0 : Int(next() % UInt64(n)) }
+    mutating func pick<E>(_ a: [E]) -> E { a[int(a.count)] }
+    mutating func chance(_ percent: Int) -> Bool { int(100) < percent }
+}
