@@ -127,13 +127,15 @@ public final class RuleSet {
 
     /// Like `forEachMatch`, without approvers: every rule of the bucket is evaluated (reference for tests).
     func forEachMatchUnfiltered(_ event: Event, context: EvalContext, _ body: (CompiledRule) -> Void) {
-        withUnsafePointer(to: event) { e in context.withEvent(at: e) {
-            let i = Int(event.type.rawValue)
-            if i < bucketPredicates.count {
-                for (j, p) in bucketPredicates[i].enumerated() where p(context) { body(buckets[i][j]) }
+        withUnsafePointer(to: event) { pointer in
+            context.withEvent(at: pointer) {
+                let i = Int(event.type.rawValue)
+                if i < bucketPredicates.count {
+                    for (j, p) in bucketPredicates[i].enumerated() where p(context) { body(buckets[i][j]) }
+                }
+                for (k, p) in anyEventPredicates.enumerated() where p(context) { body(anyEvent[k]) }
             }
-            for (k, p) in anyEventPredicates.enumerated() where p(context) { body(anyEvent[k]) }
-        } }
+        }
     }
 
     /// Number of rules matching the event at `event` (used by the benchmark).

@@ -30,13 +30,7 @@ enum Read {
         .string { ctx, body in
             guard let process = get(ctx), !process.args.isEmpty else { return withEmpty(body) }
             if process.args.count == 1 { return withBytes(process.args[0], body) }
-            return ctx.withDerivedBytes(slot, process, { bytes in
-                let args = process.args
-                for i in args.indices {
-                    if i > 0 { bytes.append(32) }
-                    appendUTF8(args[i], to: &bytes)
-                }
-            }, body)
+            return ctx.withDerivedBytes(slot, process, { appendJoined(process.args, to: &$0) }, body)
         }
     }
 
@@ -47,10 +41,7 @@ enum Read {
             guard let values = get(ctx), !values.isEmpty else { return withEmpty(body) }
             if values.count == 1 { return withBytes(values[0], body) }
             scratch.bytes.removeAll(keepingCapacity: true)
-            for (i, v) in values.enumerated() {
-                if i > 0 { scratch.bytes.append(32) }
-                scratch.bytes.append(contentsOf: v.utf8)
-            }
+            appendJoined(values, to: &scratch.bytes)
             return scratch.bytes.withUnsafeBufferPointer { body($0) }
         }
     }
@@ -159,4 +150,13 @@ enum Read {
 func appendUTF8(_ s: String, to bytes: inout [UInt8]) {
     let done: Void? = s.utf8.withContiguousStorageIfAvailable { bytes.append(contentsOf: $0) }
     if done == nil { bytes.append(contentsOf: s.utf8) }
+}
+
+/// Appends `values` joined by one space.
+@inline(__always)
+func appendJoined(_ values: [String], to bytes: inout [UInt8]) {
+    for i in values.indices {
+        if i > 0 { bytes.append(32) }
+        appendUTF8(values[i], to: &bytes)
+    }
 }
