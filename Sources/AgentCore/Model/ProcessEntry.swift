@@ -51,6 +51,9 @@ public final class ProcessEntry {
     public var isExecChild: Bool { didSet { revision &+= 1 } }
     /// Where this entry came from: `snapshot` (/proc at start-up) or `event` (kernel events).
     public var source: String { didSet { revision &+= 1 } }
+    /// The rule engine's per-process approver results, validated by revisions (see `ApproverCache`).
+    /// Not part of the entry's value: it does not bump `revision`.
+    var approverCache: ApproverCache?
 
     public init(
         pid: UInt32, ppid: UInt32 = 0, comm: String = "", tty: String = "", forkTimeNs: UInt64 = 0,

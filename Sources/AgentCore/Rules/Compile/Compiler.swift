@@ -100,7 +100,7 @@ public final class ExpressionCompiler {
         case .compare("!=", .identifier(let name, _), .string(let s, _), _):
             guard let term = approverTerm(name, [.exact(s)]), !term.isArray else { return nil }
             return [ApproverTerm(fieldName: term.fieldName, read: term.read, operands: term.operands, isPath: term.isPath,
-                                 isArray: false, negated: true)]
+                                 isArray: false, scope: term.scope, negated: true)]
         case .compare(let op, .string(let s, _), .identifier(let name, _), _) where op == "==" || op == "in":
             return approverTerm(name, [.exact(s)]).map { [$0] }
         case .compare(let op, .identifier(let name, _), let rhs, _) where op == "==" || op == "in" || op == "=~":
@@ -151,9 +151,9 @@ public final class ExpressionCompiler {
                 ctx.ancestor = saved
                 return found
             }
-            return ApproverTerm(fieldName: spec.name, read: reader, operands: operands, isPath: spec.isPath, isArray: true)
+            return ApproverTerm(fieldName: spec.name, read: reader, operands: operands, isPath: spec.isPath, isArray: true, scope: spec.scope)
         }
-        return ApproverTerm(fieldName: spec.name, read: read, operands: operands, isPath: spec.isPath, isArray: spec.isArray)
+        return ApproverTerm(fieldName: spec.name, read: read, operands: operands, isPath: spec.isPath, isArray: spec.isArray, scope: spec.scope)
     }
 
     // MARK: - Macros and names

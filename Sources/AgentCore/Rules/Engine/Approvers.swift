@@ -15,6 +15,8 @@ struct ApproverTerm {
     let operands: [StringOperand]
     let isPath: Bool
     let isArray: Bool
+    /// What the field's value depends on (decides whether its result may be kept per process).
+    let scope: FieldScope
     /// `field != "literal"` (one exact operand, scalar field): matches when the value differs.
     var negated = false
 
@@ -278,9 +280,12 @@ final class ApproverIndex {
         /// Second-group fields: the rules with entries here (read the field only if one is still a candidate).
         let ruleMask: [UInt64]
 
-        init(name: String, read: @escaping (EvalContext, StringBody) -> Bool, exact: BytesTable, patterns: PrefixTrie,
+        let scope: FieldScope
+
+        init(name: String, read: @escaping (EvalContext, StringBody) -> Bool, scope: FieldScope, exact: BytesTable, patterns: PrefixTrie,
              literalPatterns: LiteralIndex, notEqual: [([UInt8], Int32)], contains: [([UInt8], Int32)], ruleMask: [UInt64]) {
             self.ruleMask = ruleMask
+            self.scope = scope
             self.name = name
             self.read = read
             self.exact = exact
@@ -300,12 +305,27 @@ final class ApproverIndex {
     /// Fields of the first groups, then of the second groups.
     let fields: [FieldIndex]
     let secondFields: [FieldIndex]
+    /// The fields read for each event: those of `fields` and `secondFields` whose results are not
+    /// kept per process.
+    let eventFields: [FieldIndex]
+    let eventSecondFields: [FieldIndex]
+    /// Fields of either group whose results are kept on the event's process entry (`.process`
+    /// scope) or on its parent entry (`.chain` scope, the same for all its children); see
+    /// `ApproverCache`.
+    let processFields: [FieldIndex]
+    let chainFields: [FieldIndex]
+    /// Identifies this index's slots in `ApproverCache`s.
+    let token = ApproverCache.newToken()
     /// Rules whose approver is an empty list: they can never match.
     let approvedCount: Int
 
     /// Candidate bits are `2 * words` words: a rule's bit in the first half is set when its first
     /// group matched, in the second half when its second group matched (or it has none).
-    init(approvers: [Approver?]) {
+    ///
+    /// `cachesProcess`: keep results of `.process` fields on the event's process. Worth it for event
+    /// types a process has many of (open, mmap, ...), not for exec, fork or exit, which a process
+    /// image has one of: there they are read per event, like the event's own fields.
+    init(approvers: [Approver?], cachesProcess: Bool = false) {
         ruleCount = approvers.count
         words = max((approvers.count + 63) / 64, 1)
         let stride = words * 64
@@ -319,8 +339,15 @@ final class ApproverIndex {
         }
         self.always = always
         approvedCount = approved
-        fields = ApproverIndex.fieldIndexes(approvers, level: 0, stride: stride, words: words)
-        secondFields = ApproverIndex.fieldIndexes(approvers, level: 1, stride: stride, words: words)
+        let fields = ApproverIndex.fieldIndexes(approvers, level: 0, stride: stride, words: words)
+        let secondFields = ApproverIndex.fieldIndexes(approvers, level: 1, stride: stride, words: words)
+        self.fields = fields
+        self.secondFields = secondFields
+        func perEvent(_ f: FieldIndex) -> Bool { f.scope == .event || (f.scope == .process && !cachesProcess) }
+        eventFields = fields.filter(perEvent)
+        eventSecondFields = secondFields.filter(perEvent)
+        processFields = (fields + secondFields).filter { $0.scope == .process && cachesProcess }
+        chainFields = (fields + secondFields).filter { $0.scope == .chain }
     }
 
     private static func fieldIndexes(_ approvers: [Approver?], level: Int, stride: Int, words: Int) -> [FieldIndex] {
@@ -331,6 +358,7 @@ final class ApproverIndex {
         var containsByField: [String: [([UInt8], Int32)]] = [:]
         var masks: [String: [UInt64]] = [:]
         var readers: [String: StringSource] = [:]
+        var scopes: [String: FieldScope] = [:]
         var order: [String] = []
         for (i, a) in approvers.enumerated() {
             let groups = a?.groups ?? []
@@ -340,6 +368,7 @@ final class ApproverIndex {
                 for t in terms {
                     if readers[t.fieldName] == nil {
                         readers[t.fieldName] = StringSource(t.read)
+                        scopes[t.fieldName] = t.scope
                         order.append(t.fieldName)
                         masks[t.fieldName] = [UInt64](repeating: 0, count: words)
                     }
@@ -371,7 +400,7 @@ final class ApproverIndex {
         }
         return order.map { name in
             let exact = (exactByField[name] ?? [:]).sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { ($0.key, $0.value) }
-            let f = FieldIndex(name: name, read: readers[name]!.read, exact: BytesTable(exact), patterns: PrefixTrie(globsByField[name] ?? []),
+            let f = FieldIndex(name: name, read: readers[name]!.read, scope: scopes[name]!, exact: BytesTable(exact), patterns: PrefixTrie(globsByField[name] ?? []),
                                literalPatterns: LiteralIndex(literalGlobsByField[name] ?? []),
                                notEqual: notEqualByField[name] ?? [], contains: containsByField[name] ?? [], ruleMask: masks[name]!)
             return f
@@ -383,15 +412,17 @@ final class ApproverIndex {
     func candidates(_ ctx: EvalContext, _ bits: UnsafeMutablePointer<UInt64>) {
         var w = 0
         while w < 2 * words { bits[w] = always[w]; w += 1 }
+        if !processFields.isEmpty { addKept(processFields, .process, ctx.event.process, ctx, bits) }
+        if !chainFields.isEmpty { addKept(chainFields, .chain, ctx.event.process?.parent, ctx, bits) }
         var f = 0
-        while f < fields.count {
-            ApproverIndex.mark(fields[f], ctx, bits)
+        while f < eventFields.count {
+            ApproverIndex.mark(eventFields[f], ctx, bits)
             f += 1
         }
         // Second groups: only fields that can still change the outcome of a candidate.
         f = 0
-        while f < secondFields.count {
-            let field = secondFields[f]
+        while f < eventSecondFields.count {
+            let field = eventSecondFields[f]
             var live = false
             w = 0
             while w < words { if field.ruleMask[w] & bits[w] != 0 { live = true; break }; w += 1 }
@@ -400,6 +431,37 @@ final class ApproverIndex {
         }
         w = 0
         while w < words { bits[w] &= bits[words + w]; w += 1 }
+    }
+
+    /// Adds to `bits` the marks of `fields` (all of `scope`), kept on `entry`: read once, then again
+    /// only after a revision along what they read changed. Without an entry they read nothing
+    /// worth keeping and are marked directly.
+    @inline(__always)
+    private func addKept(_ fields: [FieldIndex], _ scope: FieldScope, _ entry: ProcessEntry?, _ ctx: EvalContext,
+                         _ bits: UnsafeMutablePointer<UInt64>) {
+        guard let entry else {
+            for field in fields { ApproverIndex.mark(field, ctx, bits) }
+            return
+        }
+        let cache: ApproverCache
+        if let c = entry.approverCache { cache = c } else {
+            cache = ApproverCache()
+            entry.approverCache = cache
+        }
+        let slot = cache.slot(token, scope, words: 2 * words)
+        if !ApproverCache.isCurrent(slot, entry) {
+            guard ApproverCache.stamp(slot, entry) else {
+                for field in fields { ApproverIndex.mark(field, ctx, bits) }
+                return
+            }
+            slot.bits.withUnsafeMutableBufferPointer { kept in
+                for w in kept.indices { kept[w] = 0 }
+                for field in fields { ApproverIndex.mark(field, ctx, kept.baseAddress!) }
+            }
+        }
+        slot.bits.withUnsafeBufferPointer { kept in
+            for w in kept.indices { bits[w] |= kept[w] }
+        }
     }
 
     /// Sets the slots of the entries of `field` that its value(s) match.

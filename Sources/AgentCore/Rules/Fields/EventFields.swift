@@ -13,8 +13,12 @@ extension FieldRegistry {
     }
 
     private func addExecExit() {
-        addProcess(prefix: "exec", source: "process", eventType: .exec, iterates: false, description: "executed process") { $0.event.process }
-        addProcess(prefix: "exit", source: "process", eventType: .exit, iterates: false, description: "exiting process") { $0.event.process }
+        addProcess(prefix: "exec", source: "process", eventType: .exec, iterates: false, scope: .process, description: "executed process") {
+            $0.event.process
+        }
+        addProcess(prefix: "exit", source: "process", eventType: .exit, iterates: false, scope: .process, description: "exiting process") {
+            $0.event.process
+        }
         add("exit.cause", .int, .exit, "Cause of the exit: EXITED, SIGNALED or COREDUMPED", accessor: Read.int { ctx in
             guard case .exit(let p) = ctx.event.payload else { return nil }
             switch p.cause {

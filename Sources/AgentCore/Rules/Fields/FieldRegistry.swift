@@ -7,6 +7,8 @@ public final class FieldRegistry {
     public private(set) var fields: [String: FieldSpec] = [:]
     /// Derived-value cache slots by key (`<process source>.<kind>`), see `EvalContext.withDerivedBytes`.
     private var slots: [String: DerivedSlot] = [:]
+    /// The scope of the fields being added (set around `addProcess` calls); `.event` otherwise.
+    private var addingScope = FieldScope.event
 
     /// Datadog event types this agent never produces; rules on them are `unsupported`.
     public static let unproducedEventTypes: Set<String> = [
@@ -20,14 +22,14 @@ public final class FieldRegistry {
 
     public init() {
         addCommon()
-        addProcess(prefix: "process", source: "process", eventType: nil, iterates: false, description: "process") { $0.event.process }
-        addProcess(prefix: "process.parent", source: "process.parent", eventType: nil, iterates: false, description: "parent process") {
-            $0.event.process?.parent
+        addProcess(prefix: "process", source: "process", eventType: nil, iterates: false, scope: .process, description: "process") {
+            $0.event.process
         }
-        addProcess(prefix: "process.ancestors", source: "process.ancestors", eventType: nil, iterates: true, description: "an ancestor process") {
-            $0.ancestor
-        }
-        add("process.ancestors.length", .int, nil, "Number of ancestors of the process", accessor: Read.int { ctx in
+        addProcess(prefix: "process.parent", source: "process.parent", eventType: nil, iterates: false, scope: .chain,
+                   description: "parent process") { $0.event.process?.parent }
+        addProcess(prefix: "process.ancestors", source: "process.ancestors", eventType: nil, iterates: true, scope: .chain,
+                   description: "an ancestor process") { $0.ancestor }
+        add("process.ancestors.length", .int, nil, "Number of ancestors of the process", scope: .chain, accessor: Read.int { ctx in
             var n: Int64 = 0
             var a = ctx.event.process?.parent
             while let x = a, n < 1_000 { n += 1; a = x.parent }
@@ -51,11 +53,11 @@ public final class FieldRegistry {
 
     func add(
         _ name: String, _ type: SECLType, _ eventType: EventType?, _ description: String, isArray: Bool = false,
-        isPath: Bool = false, iterates: Bool = false, accessor: FieldAccessor
+        isPath: Bool = false, iterates: Bool = false, scope: FieldScope? = nil, accessor: FieldAccessor
     ) {
         fields[name] = FieldSpec(
             name: name, type: type, isArray: isArray || iterates, eventType: eventType, description: description,
-            isPath: isPath, iteratesAncestors: iterates, accessor: accessor)
+            isPath: isPath, iteratesAncestors: iterates, scope: scope ?? addingScope, accessor: accessor)
     }
 
     // MARK: - Common fields
@@ -78,15 +80,15 @@ public final class FieldRegistry {
                 return withEmpty(body)
             })
         }
-        add("container.id", .string, nil, "Container id of the process, empty outside containers", accessor: Read.string { $0.event.process?.containerID })
+        add("container.id", .string, nil, "Container id of the process, empty outside containers", scope: .process, accessor: Read.string { $0.event.process?.containerID })
         add("container.created_at", .time, nil, "Container creation time (not tracked by the agent: 0, i.e. long ago)", accessor: Read.int { _ in 0 })
         add("container.tags", .string, nil, "Container tags (not tracked by the agent: empty)", isArray: true, accessor: Read.strings { _ in nil })
         add("container.runtime", .string, nil, "Container runtime (not tracked by the agent: empty)", accessor: Read.string { _ in nil })
-        add("cgroup.id", .string, nil, "cgroup path of the process", accessor: Read.string { $0.event.process?.cgroupPath })
+        add("cgroup.id", .string, nil, "cgroup path of the process", scope: .process, accessor: Read.string { $0.event.process?.cgroupPath })
         add("cgroup.file.inode", .int, nil, "Inode of the cgroup directory (the kernel cgroup id)", accessor: Read.int { ctx in
             Int64(truncatingIfNeeded: ctx.event.process?.cgroupID ?? ctx.event.cgroupID)
         })
-        add("cgroup.manager", .string, nil, "cgroup manager (systemd, docker, ...) derived from the cgroup path", accessor: Read.string { ctx in
+        add("cgroup.manager", .string, nil, "cgroup manager (systemd, docker, ...) derived from the cgroup path", scope: .process, accessor: Read.string { ctx in
             guard let path = ctx.event.process?.cgroupPath else { return nil }
             if path.contains("docker") { return "docker" }
             if path.contains("kubepods") { return "kubernetes" }
@@ -102,9 +104,11 @@ public final class FieldRegistry {
     /// `source` names the process read: prefixes reading the same process (`process` and `exec`) share
     /// derived-value cache slots.
     func addProcess(
-        prefix: String, source: String, eventType: EventType?, iterates: Bool, description what: String,
-        _ proc: @escaping (EvalContext) -> ProcessEntry?
+        prefix: String, source: String, eventType: EventType?, iterates: Bool, scope: FieldScope = .event,
+        description what: String, _ proc: @escaping (EvalContext) -> ProcessEntry?
     ) {
+        addingScope = scope
+        defer { addingScope = .event }
         func s(_ n: String, _ d: String, _ get: @escaping (ProcessEntry) -> String?) {
             add("\(prefix).\(n)", .string, eventType, "\(d) of the \(what)", iterates: iterates, accessor: Read.string { ctx in
                 if let p = proc(ctx) { return get(p) }

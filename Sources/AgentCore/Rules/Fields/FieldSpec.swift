@@ -9,6 +9,18 @@ public enum SECLType: String, Sendable {
     case time
 }
 
+/// What a field's value depends on, so the rule engine knows which results it may keep per process.
+enum FieldScope {
+    /// The event itself (its payload, time, return value): read anew for each event.
+    case event
+    /// Only the event's own process entry (`process.comm`, `container.id`): constant while the
+    /// entry's `revision` is.
+    case process
+    /// Only the event's process's parent and its ancestors (`process.parent.*`,
+    /// `process.ancestors.*`): constant while every entry of that chain keeps its `revision`.
+    case chain
+}
+
 /// One SECL field: its name, type, which event type carries it and how to read it.
 public struct FieldSpec {
     public let name: String
@@ -22,5 +34,6 @@ public struct FieldSpec {
     public let isPath: Bool
     /// Fields under `process.ancestors`: comparisons iterate the ancestors.
     public let iteratesAncestors: Bool
+    let scope: FieldScope
     let accessor: FieldAccessor
 }

@@ -52,8 +52,10 @@ func recordedEvents(_ path: String) -> (open: [Event], exec: [Event]) {
     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return ([], []) }
     var opens: [Event] = []
     var execs: [Event] = []
+    // Events share their process entries as in the agent's process tree (and its approver caches).
+    let replay = EventReplay()
     for line in text.split(separator: "\n") {
-        guard let e = try? EventJSONReader.event(fromLine: String(line)) else { continue }
+        guard let e = try? replay.event(fromLine: String(line)) else { continue }
         if e.type == .open { opens.append(e) } else if e.type == .exec { execs.append(e) }
     }
     return (opens, execs)
