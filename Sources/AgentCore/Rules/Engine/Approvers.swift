@@ -281,15 +281,26 @@ final class ApproverIndex {
         let ruleMask: [UInt64]
 
         let scope: FieldScope
+        /// The first two bytes of the exact values and pattern prefixes: a value of two bytes or more
+        /// whose first two are not here matches none of them (multi-valued fields such as
+        /// environment names have many values, and most miss).
+        let startPairs: BytePairSet
+        /// True when every pattern prefix has two bytes or more (else `startPairs` cannot rule out
+        /// the patterns).
+        let prefixesFiltered: Bool
 
-        init(name: String, read: @escaping (EvalContext, StringBody) -> Bool, scope: FieldScope, exact: BytesTable, patterns: PrefixTrie,
-             literalPatterns: LiteralIndex, notEqual: [([UInt8], Int32)], contains: [([UInt8], Int32)], ruleMask: [UInt64]) {
+        init(name: String, read: @escaping (EvalContext, StringBody) -> Bool, scope: FieldScope, exact: [([UInt8], [Int32])],
+             patterns: [(Glob, Int32)], literalPatterns: LiteralIndex, notEqual: [([UInt8], Int32)], contains: [([UInt8], Int32)],
+             ruleMask: [UInt64]) {
             self.ruleMask = ruleMask
             self.scope = scope
+            let starts = exact.map(\.0).filter { $0.count >= 2 } + patterns.map(\.0.prefix).filter { $0.count >= 2 }
+            startPairs = BytePairSet(starts.map { ($0[0], $0[1]) })
+            prefixesFiltered = patterns.allSatisfy { $0.0.prefix.count >= 2 }
             self.name = name
             self.read = read
-            self.exact = exact
-            self.patterns = patterns
+            self.exact = BytesTable(exact)
+            self.patterns = PrefixTrie(patterns)
             self.literalPatterns = literalPatterns
             self.notEqual = notEqual.map(\.0)
             notEqualRules = notEqual.map(\.1)
@@ -400,7 +411,7 @@ final class ApproverIndex {
         }
         return order.map { name in
             let exact = (exactByField[name] ?? [:]).sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { ($0.key, $0.value) }
-            let f = FieldIndex(name: name, read: readers[name]!.read, scope: scopes[name]!, exact: BytesTable(exact), patterns: PrefixTrie(globsByField[name] ?? []),
+            let f = FieldIndex(name: name, read: readers[name]!.read, scope: scopes[name]!, exact: exact, patterns: globsByField[name] ?? [],
                                literalPatterns: LiteralIndex(literalGlobsByField[name] ?? []),
                                notEqual: notEqualByField[name] ?? [], contains: containsByField[name] ?? [], ruleMask: masks[name]!)
             return f
@@ -468,7 +479,8 @@ final class ApproverIndex {
     @inline(__always)
     static func mark(_ field: FieldIndex, _ ctx: EvalContext, _ bits: UnsafeMutablePointer<UInt64>) {
         _ = field.read(ctx) { v in
-            let e = field.exact.find(v)
+            let startMisses = v.count >= 2 && !field.startPairs.contains(v[0], v[1])
+            let e = startMisses ? -1 : field.exact.find(v)
             if e >= 0 {
                 for k in field.exact.valueRange(e) {
                     let r = Int(field.exact.values[k])
@@ -498,7 +510,7 @@ final class ApproverIndex {
                     bits[r >> 6] |= bit
                 }
             }
-            if field.patterns.isEmpty { return false }
+            if field.patterns.isEmpty || (startMisses && field.prefixesFiltered) { return false }
             // The value's byte set, computed when the walk first reaches a pattern.
             var present: ByteSet?
             field.patterns.walk(v) { entry in

@@ -2,9 +2,10 @@
 /// piece each one contains: a value can only match a pattern whose literal it contains.
 ///
 /// The prefix trie cannot select these patterns (their prefix is empty), so without this index every
-/// value would be tried against each of them. Here one pass over the value looks up each pair of
-/// adjacent bytes in a small hashed table of the literals' first two bytes; only the patterns whose
-/// literal occurs in the value are matched in full.
+/// value would be tried against each of them. Here one pass over the value tests each pair of
+/// adjacent bytes against a bit set of the literals' first two bytes, and only on a hit looks up the
+/// literals starting with that pair; only the patterns whose literal occurs in the value are matched
+/// in full.
 final class LiteralIndex {
     /// Table size (a power of two): 4096 Int32 slots fit in L1 cache.
     private static let tableSize = 4096
@@ -16,6 +17,8 @@ final class LiteralIndex {
     /// Hashed first-two-bytes slot -> first entry of the chain (-1: none); `next` links the chain.
     private let heads: [Int32]
     private let next: [Int32]
+    /// The literals' first two bytes, for the pass over the value (most pairs miss).
+    private let firstPairs: BytePairSet
     let isEmpty: Bool
 
     /// Entries whose longest literal is shorter than two bytes cannot be indexed: `indexable` says which.
@@ -36,6 +39,7 @@ final class LiteralIndex {
         }
         self.heads = heads
         self.next = next
+        firstPairs = BytePairSet(literals.map { ($0[0], $0[1]) })
         isEmpty = items.isEmpty
     }
 
@@ -52,6 +56,10 @@ final class LiteralIndex {
         var i = 0
         let last = v.count - 1
         while i < last {
+            if !firstPairs.contains(v[i], v[i + 1]) {
+                i += 1
+                continue
+            }
             var e = Int(heads[LiteralIndex.slot(v[i], v[i + 1])])
             while e >= 0 {
                 let lit = literals[e]
@@ -62,5 +70,34 @@ final class LiteralIndex {
             }
             i += 1
         }
+    }
+}
+
+/// A set of byte pairs, hashed into 4,096 bits (512 bytes: stays in L1 cache). `contains` may say
+/// yes for a pair that was not added, never no for one that was: a filter in front of exact checks.
+final class BytePairSet {
+    private static let bitCount = 4096
+    private let bits: UnsafeMutablePointer<UInt64>
+
+    init(_ pairs: [(UInt8, UInt8)]) {
+        bits = .allocate(capacity: BytePairSet.bitCount / 64)
+        bits.initialize(repeating: 0, count: BytePairSet.bitCount / 64)
+        for (a, b) in pairs {
+            let k = BytePairSet.key(a, b)
+            bits[k >> 6] |= 1 << UInt64(k & 63)
+        }
+    }
+
+    deinit { bits.deallocate() }
+
+    @inline(__always)
+    private static func key(_ a: UInt8, _ b: UInt8) -> Int {
+        (Int(a) &* 167 &+ Int(b)) & (bitCount - 1)
+    }
+
+    @inline(__always)
+    func contains(_ a: UInt8, _ b: UInt8) -> Bool {
+        let k = BytePairSet.key(a, b)
+        return bits[k >> 6] & (1 << UInt64(k & 63)) != 0
     }
 }
