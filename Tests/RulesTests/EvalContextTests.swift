@@ -80,4 +80,26 @@ final class EvalContextTests: XCTestCase {
             XCTAssertEqual(set.matchesUnfiltered(e), expected, "\(path) \(args)")
         }
     }
+
+    /// `LiteralIndex` tests only every (shortest literal - 1)-th position: it must still find every
+    /// literal wherever it occurs, on random literals and values over a small alphabet.
+    func testLiteralIndexFindsEveryOccurrence() {
+        var rng = SplitMix(state: 7)
+        let alphabet = Array("ab/-.".utf8)
+        func word(_ n: Int) -> [UInt8] { (0..<n).map { _ in rng.pick(alphabet) } }
+        for _ in 0..<300 {
+            let literals = (0..<(1 + rng.int(6))).map { _ in word(2 + rng.int(6)) }
+            let globs = literals.map { Glob("*" + String(decoding: $0, as: UTF8.self) + "*", isPath: false) }
+            let index = LiteralIndex(globs.enumerated().map { ($1, Int32($0)) })
+            for _ in 0..<40 {
+                let value = word(rng.int(24))
+                var found = Set<Int>()
+                value.withUnsafeBufferPointer { v in index.walk(v) { found.insert($0) } }
+                for (e, lit) in literals.enumerated() {
+                    let occurs = value.count >= lit.count && (0...(value.count - lit.count)).contains { Array(value[$0..<($0 + lit.count)]) == lit }
+                    XCTAssertEqual(found.contains(e), occurs, "literal \(lit) in \(value)")
+                }
+            }
+        }
+    }
 }

@@ -2,10 +2,12 @@
 /// piece each one contains: a value can only match a pattern whose literal it contains.
 ///
 /// The prefix trie cannot select these patterns (their prefix is empty), so without this index every
-/// value would be tried against each of them. Here one pass over the value tests each pair of
-/// adjacent bytes against a bit set of the literals' first two bytes, and only on a hit looks up the
-/// literals starting with that pair; only the patterns whose literal occurs in the value are matched
-/// in full.
+/// value would be tried against each of them. Every pair of adjacent bytes of every literal is
+/// indexed, with its offset in the literal. With `L` the shortest literal's length, any occurrence
+/// of a literal covers `L - 1` consecutive pair positions of the value, so testing every
+/// `(L - 1)`-th position finds it: the pass over the value tests those pairs against a bit set and,
+/// on a hit, checks the literals holding that pair where they would start. Only the patterns whose
+/// literal occurs in the value are matched in full.
 final class LiteralIndex {
     /// Table size (a power of two): 4096 Int32 slots fit in L1 cache.
     private static let tableSize = 4096
@@ -14,11 +16,16 @@ final class LiteralIndex {
     let rules: [Int32]
     /// Per entry: its literal (two bytes or more).
     private let literals: [[UInt8]]
-    /// Hashed first-two-bytes slot -> first entry of the chain (-1: none); `next` links the chain.
+    /// Hashed pair slot -> first node of its chain (-1: none). A node is one pair of one literal:
+    /// its entry, the pair's offset in the literal and the next node of the chain.
     private let heads: [Int32]
-    private let next: [Int32]
-    /// The literals' first two bytes, for the pass over the value (most pairs miss).
-    private let firstPairs: BytePairSet
+    private let nodeEntry: [Int32]
+    private let nodeOffset: [Int32]
+    private let nodeNext: [Int32]
+    /// Every indexed pair, for the pass over the value (most pairs miss).
+    private let pairs: BytePairSet
+    /// Distance between the tested positions: the shortest literal's length minus one.
+    private let step: Int
     let isEmpty: Bool
 
     /// Entries whose longest literal is shorter than two bytes cannot be indexed: `indexable` says which.
@@ -29,17 +36,28 @@ final class LiteralIndex {
         rules = items.map(\.1)
         literals = items.map(\.0.longestLiteral)
         var heads = [Int32](repeating: -1, count: LiteralIndex.tableSize)
-        var next = [Int32](repeating: -1, count: items.count)
+        var nodeEntry: [Int32] = []
+        var nodeOffset: [Int32] = []
+        var nodeNext: [Int32] = []
+        var pairList: [(UInt8, UInt8)] = []
         // Insert in reverse so each chain lists its entries in pattern order.
         for e in stride(from: items.count - 1, through: 0, by: -1) {
             let lit = literals[e]
-            let slot = LiteralIndex.slot(lit[0], lit[1])
-            next[e] = heads[slot]
-            heads[slot] = Int32(e)
+            for o in stride(from: lit.count - 2, through: 0, by: -1) {
+                let slot = LiteralIndex.slot(lit[o], lit[o + 1])
+                nodeEntry.append(Int32(e))
+                nodeOffset.append(Int32(o))
+                nodeNext.append(heads[slot])
+                heads[slot] = Int32(nodeEntry.count - 1)
+                pairList.append((lit[o], lit[o + 1]))
+            }
         }
         self.heads = heads
-        self.next = next
-        firstPairs = BytePairSet(literals.map { ($0[0], $0[1]) })
+        self.nodeEntry = nodeEntry
+        self.nodeOffset = nodeOffset
+        self.nodeNext = nodeNext
+        pairs = BytePairSet(pairList)
+        step = max((literals.map(\.count).min() ?? 2) - 1, 1)
         isEmpty = items.isEmpty
     }
 
@@ -49,26 +67,25 @@ final class LiteralIndex {
     }
 
     /// Calls `visit(entry)` for each pattern whose literal occurs in `v` (possibly more than once per
-    /// entry when the literal occurs several times; the caller skips entries it already decided).
+    /// entry; the caller skips entries it already decided).
     @inline(__always)
     func walk(_ v: UnsafeBufferPointer<UInt8>, _ visit: (Int) -> Void) {
         if isEmpty || v.count < 2 { return }
         var i = 0
         let last = v.count - 1
         while i < last {
-            if !firstPairs.contains(v[i], v[i + 1]) {
-                i += 1
-                continue
-            }
-            var e = Int(heads[LiteralIndex.slot(v[i], v[i + 1])])
-            while e >= 0 {
-                let lit = literals[e]
-                if lit[0] == v[i], lit[1] == v[i + 1], i + lit.count <= v.count, Glob.equal(v, i, i + lit.count, lit) {
-                    visit(e)
+            let a = v[i], b = v[i + 1]
+            if pairs.contains(a, b) {
+                var n = Int(heads[LiteralIndex.slot(a, b)])
+                while n >= 0 {
+                    let e = Int(nodeEntry[n])
+                    let start = i - Int(nodeOffset[n])
+                    let lit = literals[e]
+                    if start >= 0, start + lit.count <= v.count, Glob.equal(v, start, start + lit.count, lit) { visit(e) }
+                    n = Int(nodeNext[n])
                 }
-                e = Int(next[e])
             }
-            i += 1
+            i += step
         }
     }
 }
