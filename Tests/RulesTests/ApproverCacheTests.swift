@@ -109,12 +109,15 @@ final class ApproverCacheTests: XCTestCase {
                 // Change one entry of the chain.
                 var target = p
                 for _ in 0..<rng.int(3) { if let up = target.parent { target = up } }
-                switch rng.int(5) {
+                switch rng.int(6) {
                 case 0: target.comm = rng.pick(names)
                 case 1: target.executable = FileInfo(path: "/usr/bin/" + rng.pick(names))
                 case 2: target.containerID = rng.chance(50) ? "c0ffee" : nil
                 case 3: target.parent = rng.chance(20) ? nil : ApproverTests.events(count: 1, seed: UInt64(n)).first?.process
-                default: target.args = [rng.pick(names), "-c", "x"]
+                case 4: target.args = [rng.pick(names), "-c", "x"]
+                default:
+                    let uid: UInt32 = rng.chance(50) ? 0 : 1000
+                    target.credentials = Credentials(uid: uid, gid: 0, euid: rng.chance(50) ? 0 : uid, egid: 0)
                 }
             }
             let template = rng.pick(generated)

@@ -117,14 +117,23 @@ final class ApproverTests: XCTestCase {
           - id: literal_in_array
             expression: "\\"--secret\\" in exec.argv"
           - id: none
+            expression: open.file.path != open.syscall.path
+          - id: by_flags
             expression: open.flags & O_CREAT > 0
+          - id: by_name_and_flags
+            expression: open.flags & O_CREAT > 0 && open.file.name == "shadow"
+          - id: by_ancestry
+            expression: open.file.name != "" && process.ancestors.uid == 0 && process.parent.euid != 0
         """
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("approvers-\(getpid()).policy")
         try policy.write(to: url, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: url) }
         let set = PolicyLoader().load(paths: [url.path]).ruleSet
-        XCTAssertEqual(set.rules.count, 6)
-        XCTAssertEqual(set.rulesWithoutApprover(for: .open), ["none"])
+        XCTAssertEqual(set.rules.count, 9)
+        // A per-event predicate is only ever a second group (it costs what the rule's own test does).
+        XCTAssertEqual(set.rulesWithoutApprover(for: .open), ["none", "by_flags"])
+        XCTAssertTrue(set.approverSummary(for: .open).contains("predicates: 1 per event, 0 kept per process, 2 kept per parent"),
+                      set.approverSummary(for: .open))
         XCTAssertEqual(set.rulesWithoutApprover(for: .exec), [])
         let sshd = ProcessEntry(pid: 2, comm: "sshd", executable: FileInfo(path: "/usr/sbin/sshd"))
         let root = ProcessEntry(pid: 3, ppid: 2, comm: "nc", executable: FileInfo(path: "/usr/bin/nc"), args: ["--secret"],
@@ -142,10 +151,19 @@ final class ApproverTests: XCTestCase {
             Event(type: .open, pid: 5, process: host, payload: .open(OpenPayload(
                 file: FileInfo(path: path), flags: flags, mode: 0, dirfd: -100, syscall: .openat, userPath: path)))
         }
-        XCTAssertEqual(set.matches(open("/etc/ssh/sshd_config", 0o100)), ["by_pattern", "none"])
+        XCTAssertEqual(set.matches(open("/etc/ssh/sshd_config", 0o100)), ["by_pattern", "by_flags"])
         XCTAssertEqual(set.matches(open("/etc/shadow", 0)), ["by_pattern"])
+        XCTAssertEqual(set.matches(open("/etc/shadow", 0o100)), ["by_pattern", "by_flags", "by_name_and_flags"])
         XCTAssertEqual(set.matches(open("/etc/passwd", 0)), [])
-        for e in [exec(root), exec(tmp), exec(host), open("/etc/ssh/x", 0), open("/etc/shadow", 0o100)] {
+        // Ancestry: some ancestor runs as root, the parent not with euid 0.
+        let user = ProcessEntry(pid: 6, comm: "bash", credentials: Credentials(uid: 1000, euid: 1000), parent: sshd)
+        let child = ProcessEntry(pid: 7, comm: "cat", credentials: Credentials(uid: 1000, euid: 1000), parent: user)
+        let event = Event(type: .open, pid: 7, process: child, payload: .open(OpenPayload(
+            file: FileInfo(path: "/etc/passwd"), flags: 0, mode: 0, dirfd: -100, syscall: .openat, userPath: "/etc/passwd")))
+        XCTAssertEqual(set.matches(event), ["by_ancestry"])
+        user.credentials.euid = 0
+        XCTAssertEqual(set.matches(event), [])
+        for e in [exec(root), exec(tmp), exec(host), open("/etc/ssh/x", 0), open("/etc/shadow", 0o100), open("/etc/shadow", 0), event] {
             XCTAssertEqual(set.matches(e), set.matchesUnfiltered(e))
         }
     }

@@ -74,13 +74,24 @@ public final class ExpressionCompiler {
         flatten(ast)
         var groups: [(cost: Int, terms: [ApproverTerm])] = []
         for c in conjuncts {
-            guard let terms = approverTerms(c) else { continue }
+            guard let terms = approverTerms(c) ?? predicateTerm(c).map({ [$0] }) else { continue }
             let cost = terms.reduce(0) { $0 + $1.cost }
             if cost < 1_000 { groups.append((cost, terms)) }
         }
         if groups.isEmpty { return nil }
-        let best = groups.enumerated().sorted { ($0.element.cost, $0.offset) < ($1.element.cost, $1.offset) }.prefix(2)
-        return Approver(groups: best.map(\.element.terms))
+        // Ranked by how well a group tends to rule events out, then by cost: comparisons of strings
+        // with literals rarely hold; predicates kept per process cost nothing per event but often
+        // hold (`process.ancestors.file.path not in [...]`); `!=` terms almost always hold; a
+        // predicate tested per event costs about what evaluating the rule's own first conjunct
+        // does, so it only serves as a second group, tested when the first let the rule through.
+        func rank(_ g: (cost: Int, terms: [ApproverTerm])) -> Int {
+            if g.terms.contains(where: { $0.predicate != nil }) { return g.terms.contains { $0.scope == .event } ? 3 : 1 }
+            return g.terms.contains { $0.negated } ? 2 : 0
+        }
+        let ranked = groups.enumerated().sorted { (rank($0.element), $0.element.cost, $0.offset) < (rank($1.element), $1.element.cost, $1.offset) }
+        guard let first = ranked.first, rank(first.element) < 3 else { return nil }
+        let second = ranked.dropFirst().first
+        return Approver(groups: [first.element.terms] + (second.map { [$0.element.terms] } ?? []))
     }
 
     /// Terms such that the expression can only hold when one of them matches: for `a && b` those of
@@ -122,6 +133,34 @@ public final class ExpressionCompiler {
         default:
             return nil
         }
+    }
+
+    /// A conjunct without string terms that the approvers can still test whole: one whose fields all
+    /// depend only on the process or only on its ancestry (any expression: its result is kept per
+    /// process, see `ApproverCache`), or a comparison of the event's own scalar integer and boolean
+    /// fields (cheap enough to test for every event). nil for anything else.
+    private func predicateTerm(_ e: Expr) -> ApproverTerm? {
+        let processKept = !(approverEventType == .exec || approverEventType == .fork || approverEventType == .exit)
+        var scopes = Set<FieldScope>()
+        var scalar = true
+        var usable = true
+        e.forEachName { name, isVariable, _ in
+            if isVariable { usable = false; return }
+            if SECLConstants.integers[name] != nil { return }
+            guard let (spec, _, length) = resolve(name) else { usable = false; return }
+            // Times are compared with the event's time ("now"): the result is the event's own.
+            scopes.insert(spec.type == .time ? .event : spec.scope == .process && !processKept ? .event : spec.scope)
+            if length || spec.iteratesAncestors || !(spec.type == .int || spec.type == .bool || spec.type == .time) { scalar = false }
+        }
+        if case .compare = e {} else if case .not = e {} else if case .or = e {} else { scalar = false }
+        guard usable, scopes.count == 1, let scope = scopes.first, scope != .event || scalar else { return nil }
+        let saved = (eventTypes, boundIterators, pendingIterator)
+        defer { (eventTypes, boundIterators, pendingIterator) = saved }
+        boundIterators = []
+        guard let value = try? compile(e), case .predicate(var predicate) = value, boundIterators.count <= 1 else { return nil }
+        if !boundIterators.isEmpty { predicate = ExpressionCompiler.anyAncestor(predicate) }
+        return ApproverTerm(fieldName: "", read: { _, _ in false }, operands: [], isPath: false, isArray: false, scope: scope,
+                            predicate: PredicateBox(evaluate: predicate))
     }
 
     /// A term on a plain string field (an ancestor field reads every ancestor).

@@ -19,10 +19,14 @@ struct ApproverTerm {
     let scope: FieldScope
     /// `field != "literal"` (one exact operand, scalar field): matches when the value differs.
     var negated = false
+    /// A whole conjunct tested as it is (no field, no operands): kept per process when `scope` is
+    /// `.process` or `.chain`, tested per event when `.event` (cheap integer comparisons only).
+    var predicate: PredicateBox?
 
     /// Rough per-event cost of checking this term (exact values are one shared hash probe); a
     /// negated term is cheap but rarely rules anything out.
     var cost: Int {
+        if predicate != nil { return scope == .event ? 8 : 2 }
         if negated { return 50 }
         var c = isArray ? 3 : 1
         for op in operands {
@@ -320,11 +324,35 @@ final class ApproverIndex {
     /// kept per process.
     let eventFields: [FieldIndex]
     let eventSecondFields: [FieldIndex]
-    /// Fields of either group whose results are kept on the event's process entry (`.process`
-    /// scope) or on its parent entry (`.chain` scope, the same for all its children); see
-    /// `ApproverCache`.
-    let processFields: [FieldIndex]
-    let chainFields: [FieldIndex]
+    /// Fields and predicates of either group whose results are kept on the event's process entry
+    /// (`.process` scope) or on its parent entry (`.chain` scope, the same for all its children);
+    /// see `ApproverCache`.
+    let processKept: KeptTerms
+    let chainKept: KeptTerms
+    /// Predicate terms tested per event (`ApproverTerm.predicate` of `.event` scope), by group.
+    let eventPredicates: [PredicateTerm]
+    let eventSecondPredicates: [PredicateTerm]
+
+    /// A predicate term of one rule: its candidate slot (see `init`) and rule index.
+    struct PredicateTerm {
+        let slot: Int
+        let rule: Int
+        let predicate: PredicateBox
+    }
+
+    /// Terms whose results are kept per process entry, all of one scope.
+    struct KeptTerms {
+        let fields: [FieldIndex]
+        let predicates: [PredicateTerm]
+        var isEmpty: Bool { fields.isEmpty && predicates.isEmpty }
+
+        /// Sets the slots of the terms that hold.
+        @inline(__always)
+        func mark(_ ctx: EvalContext, _ bits: UnsafeMutablePointer<UInt64>) {
+            for field in fields { ApproverIndex.mark(field, ctx, bits) }
+            for p in predicates where p.predicate(ctx) { bits[p.slot >> 6] |= 1 << UInt64(p.slot & 63) }
+        }
+    }
     /// Identifies this index's slots in `ApproverCache`s.
     let token = ApproverCache.newToken()
     /// Rules whose approver is an empty list: they can never match.
@@ -357,8 +385,22 @@ final class ApproverIndex {
         func perEvent(_ f: FieldIndex) -> Bool { f.scope == .event || (f.scope == .process && !cachesProcess) }
         eventFields = fields.filter(perEvent)
         eventSecondFields = secondFields.filter(perEvent)
-        processFields = (fields + secondFields).filter { $0.scope == .process && cachesProcess }
-        chainFields = (fields + secondFields).filter { $0.scope == .chain }
+        var predicates: [(level: Int, scope: FieldScope, term: PredicateTerm)] = []
+        for (i, a) in approvers.enumerated() {
+            for (level, group) in (a?.groups ?? []).prefix(2).enumerated() {
+                for t in group {
+                    guard let p = t.predicate else { continue }
+                    predicates.append((level, t.scope, PredicateTerm(slot: level * stride + i, rule: i, predicate: p)))
+                }
+            }
+        }
+        func kept(_ scope: FieldScope) -> [PredicateTerm] { predicates.filter { $0.scope == scope }.map(\.term) }
+        let perEventPredicates = predicates.filter { $0.scope == .event || ($0.scope == .process && !cachesProcess) }
+        eventPredicates = perEventPredicates.filter { $0.level == 0 }.map(\.term)
+        eventSecondPredicates = perEventPredicates.filter { $0.level == 1 }.map(\.term)
+        processKept = KeptTerms(fields: (fields + secondFields).filter { $0.scope == .process && cachesProcess },
+                                predicates: cachesProcess ? kept(.process) : [])
+        chainKept = KeptTerms(fields: (fields + secondFields).filter { $0.scope == .chain }, predicates: kept(.chain))
     }
 
     private static func fieldIndexes(_ approvers: [Approver?], level: Int, stride: Int, words: Int) -> [FieldIndex] {
@@ -376,7 +418,7 @@ final class ApproverIndex {
             if groups.count > level {
                 let terms = groups[level]
                 let slot = Int32(level * stride + i)
-                for t in terms {
+                for t in terms where t.predicate == nil {
                     if readers[t.fieldName] == nil {
                         readers[t.fieldName] = StringSource(t.read)
                         scopes[t.fieldName] = t.scope
@@ -423,13 +465,14 @@ final class ApproverIndex {
     func candidates(_ ctx: EvalContext, _ bits: UnsafeMutablePointer<UInt64>) {
         var w = 0
         while w < 2 * words { bits[w] = always[w]; w += 1 }
-        if !processFields.isEmpty { addKept(processFields, .process, ctx.event.process, ctx, bits) }
-        if !chainFields.isEmpty { addKept(chainFields, .chain, ctx.event.process?.parent, ctx, bits) }
+        if !processKept.isEmpty { addKept(processKept, .process, ctx.event.process, ctx, bits) }
+        if !chainKept.isEmpty { addKept(chainKept, .chain, ctx.event.process?.parent, ctx, bits) }
         var f = 0
         while f < eventFields.count {
             ApproverIndex.mark(eventFields[f], ctx, bits)
             f += 1
         }
+        for p in eventPredicates where p.predicate(ctx) { bits[p.slot >> 6] |= 1 << UInt64(p.slot & 63) }
         // Second groups: only fields that can still change the outcome of a candidate.
         f = 0
         while f < eventSecondFields.count {
@@ -440,18 +483,21 @@ final class ApproverIndex {
             if live { ApproverIndex.mark(field, ctx, bits) }
             f += 1
         }
+        for p in eventSecondPredicates where bits[p.rule >> 6] & (1 << UInt64(p.rule & 63)) != 0 && p.predicate(ctx) {
+            bits[p.slot >> 6] |= 1 << UInt64(p.slot & 63)
+        }
         w = 0
         while w < words { bits[w] &= bits[words + w]; w += 1 }
     }
 
-    /// Adds to `bits` the marks of `fields` (all of `scope`), kept on `entry`: read once, then again
+    /// Adds to `bits` the marks of `terms` (all of `scope`), kept on `entry`: tested once, then again
     /// only after a revision along what they read changed. Without an entry they read nothing
-    /// worth keeping and are marked directly.
+    /// worth keeping and are tested directly.
     @inline(__always)
-    private func addKept(_ fields: [FieldIndex], _ scope: FieldScope, _ entry: ProcessEntry?, _ ctx: EvalContext,
+    private func addKept(_ terms: KeptTerms, _ scope: FieldScope, _ entry: ProcessEntry?, _ ctx: EvalContext,
                          _ bits: UnsafeMutablePointer<UInt64>) {
         guard let entry else {
-            for field in fields { ApproverIndex.mark(field, ctx, bits) }
+            terms.mark(ctx, bits)
             return
         }
         let cache: ApproverCache
@@ -462,12 +508,12 @@ final class ApproverIndex {
         let slot = cache.slot(token, scope, words: 2 * words)
         if !ApproverCache.isCurrent(slot, entry) {
             guard ApproverCache.stamp(slot, entry) else {
-                for field in fields { ApproverIndex.mark(field, ctx, bits) }
+                terms.mark(ctx, bits)
                 return
             }
             slot.bits.withUnsafeMutableBufferPointer { kept in
                 for w in kept.indices { kept[w] = 0 }
-                for field in fields { ApproverIndex.mark(field, ctx, kept.baseAddress!) }
+                terms.mark(ctx, kept.baseAddress!)
             }
         }
         slot.bits.withUnsafeBufferPointer { kept in
@@ -529,6 +575,10 @@ final class ApproverIndex {
     /// A one-line summary (for the benchmark and debugging).
     var summary: String {
         var parts: [String] = []
+        let predicateCount = eventPredicates.count + eventSecondPredicates.count + processKept.predicates.count + chainKept.predicates.count
+        if predicateCount > 0 {
+            parts.append("predicates: \(eventPredicates.count + eventSecondPredicates.count) per event, \(processKept.predicates.count) kept per process, \(chainKept.predicates.count) kept per parent")
+        }
         for f in fields + secondFields {
             parts.append("\(f.name): \(f.exact.values.count) exact, \(f.patterns.globs.count) prefix patterns, \(f.literalPatterns.globs.count) literal patterns, \(f.notEqual.count) !=, \(f.contains.count) regex")
         }
