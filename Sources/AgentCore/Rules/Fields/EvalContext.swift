@@ -6,7 +6,9 @@
 /// of a class's stored `var`, but not through pointers, and these reads are the engine's inner loop.
 ///
 /// One context belongs to one thread at a time, and so does the `RuleSet` it evaluates (compiled field
-/// reads keep scratch buffers): use one rule set and one context per thread.
+/// reads keep scratch buffers): use one rule set and one context per thread. Evaluation also writes
+/// approver results on the events' process entries (`ApproverCache`), so the events of one process
+/// tree are evaluated on one thread.
 public final class EvalContext {
     /// What a field read needs, behind one pointer (see the type's comment).
     struct State {
