@@ -140,7 +140,7 @@ public final class ExpressionCompiler {
     /// process, see `ApproverCache`), or a comparison of the event's own scalar integer and boolean
     /// fields (cheap enough to test for every event). nil for anything else.
     private func predicateTerm(_ e: Expr) -> ApproverTerm? {
-        let processKept = !(approverEventType == .exec || approverEventType == .fork || approverEventType == .exit)
+        let processKept = ApproverIndex.keepsProcessResults(for: approverEventType)
         var scopes = Set<FieldScope>()
         var scalar = true
         var usable = true
@@ -159,8 +159,7 @@ public final class ExpressionCompiler {
         boundIterators = []
         guard let value = try? compile(e), case .predicate(var predicate) = value, boundIterators.count <= 1 else { return nil }
         if !boundIterators.isEmpty { predicate = ExpressionCompiler.anyAncestor(predicate) }
-        return ApproverTerm(fieldName: "", read: { _, _ in false }, operands: [], isPath: false, isArray: false, scope: scope,
-                            predicate: PredicateBox(evaluate: predicate))
+        return ApproverTerm(predicate: predicate, scope: scope)
     }
 
     /// A term on a plain string field (an ancestor field reads every ancestor).

@@ -20,9 +20,8 @@ final class ApproverCache {
         let token: UInt64
         let scope: FieldScope
         var bits: [UInt64]
+        /// Empty until the first fill (a fill records at least the entry's own revision).
         var revisions: [UInt64] = []
-        /// False until the first fill.
-        var filled = false
 
         init(token: UInt64, scope: FieldScope, words: Int) {
             self.token = token
@@ -46,7 +45,7 @@ final class ApproverCache {
     /// True when `slot` was filled for `entry` as it is now (see the type's comment).
     @inline(__always)
     static func isCurrent(_ slot: Slot, _ entry: ProcessEntry) -> Bool {
-        if !slot.filled { return false }
+        if slot.revisions.isEmpty { return false }
         if slot.scope == .process { return slot.revisions[0] == entry.revision }
         let revisions = slot.revisions
         var i = 0
@@ -62,19 +61,20 @@ final class ApproverCache {
     /// Records the revisions `slot` is filled at; false when the chain is too deep to cache.
     @inline(__always)
     static func stamp(_ slot: Slot, _ entry: ProcessEntry) -> Bool {
-        slot.filled = false
         slot.revisions.removeAll(keepingCapacity: true)
         if slot.scope == .process {
             slot.revisions.append(entry.revision)
-        } else {
-            var current: ProcessEntry? = entry
-            while let e = current {
-                if slot.revisions.count == maxChainDepth { return false }
-                slot.revisions.append(e.revision)
-                current = e.parent
-            }
+            return true
         }
-        slot.filled = true
+        var current: ProcessEntry? = entry
+        while let e = current {
+            if slot.revisions.count == maxChainDepth {
+                slot.revisions.removeAll(keepingCapacity: true)
+                return false
+            }
+            slot.revisions.append(e.revision)
+            current = e.parent
+        }
         return true
     }
 

@@ -23,6 +23,24 @@ struct ApproverTerm {
     /// `.process` or `.chain`, tested per event when `.event` (cheap integer comparisons only).
     var predicate: PredicateBox?
 
+    /// A string comparison term.
+    init(fieldName: String, read: @escaping (EvalContext, StringBody) -> Bool, operands: [StringOperand], isPath: Bool,
+         isArray: Bool, scope: FieldScope, negated: Bool = false) {
+        self.fieldName = fieldName
+        self.read = read
+        self.operands = operands
+        self.isPath = isPath
+        self.isArray = isArray
+        self.scope = scope
+        self.negated = negated
+    }
+
+    /// A whole-conjunct term (see `predicate`); the string-term properties stay empty.
+    init(predicate: @escaping Predicate, scope: FieldScope) {
+        self.init(fieldName: "", read: { _, _ in false }, operands: [], isPath: false, isArray: false, scope: scope)
+        self.predicate = PredicateBox(evaluate: predicate)
+    }
+
     /// Rough per-event cost of checking this term (exact values are one shared hash probe); a
     /// negated term is cheap but rarely rules anything out.
     var cost: Int {
@@ -47,6 +65,12 @@ struct ApproverTerm {
 /// if, in every group, one of the terms matches.
 struct Approver {
     let groups: [[ApproverTerm]]
+}
+
+/// Sets bit `slot` of a candidate bit set.
+@inline(__always)
+func setCandidate(_ bits: UnsafeMutablePointer<UInt64>, _ slot: Int) {
+    bits[slot >> 6] |= 1 << UInt64(slot & 63)
 }
 
 // MARK: - Exact-value table
@@ -350,7 +374,7 @@ final class ApproverIndex {
         @inline(__always)
         func mark(_ ctx: EvalContext, _ bits: UnsafeMutablePointer<UInt64>) {
             for field in fields { ApproverIndex.mark(field, ctx, bits) }
-            for p in predicates where p.predicate(ctx) { bits[p.slot >> 6] |= 1 << UInt64(p.slot & 63) }
+            for p in predicates where p.predicate(ctx) { setCandidate(bits, p.slot) }
         }
     }
     /// Identifies this index's slots in `ApproverCache`s.
@@ -358,12 +382,19 @@ final class ApproverIndex {
     /// Rules whose approver is an empty list: they can never match.
     let approvedCount: Int
 
+    /// Whether the index of `type`'s rules keeps `.process` results on the event's process: worth it
+    /// for event types a process has many of (open, mmap, ...), not for exec, fork or exit, which a
+    /// process image has one of, nor for the rules of every event type.
+    static func keepsProcessResults(for type: EventType?) -> Bool {
+        guard let type else { return false }
+        return type != .exec && type != .fork && type != .exit
+    }
+
     /// Candidate bits are `2 * words` words: a rule's bit in the first half is set when its first
     /// group matched, in the second half when its second group matched (or it has none).
     ///
-    /// `cachesProcess`: keep results of `.process` fields on the event's process. Worth it for event
-    /// types a process has many of (open, mmap, ...), not for exec, fork or exit, which a process
-    /// image has one of: there they are read per event, like the event's own fields.
+    /// `cachesProcess`: keep results of `.process` fields on the event's process (see
+    /// `keepsProcessResults(for:)`); otherwise they are read per event, like the event's own fields.
     init(approvers: [Approver?], cachesProcess: Bool = false) {
         ruleCount = approvers.count
         words = max((approvers.count + 63) / 64, 1)
@@ -382,9 +413,10 @@ final class ApproverIndex {
         let secondFields = ApproverIndex.fieldIndexes(approvers, level: 1, stride: stride, words: words)
         self.fields = fields
         self.secondFields = secondFields
-        func perEvent(_ f: FieldIndex) -> Bool { f.scope == .event || (f.scope == .process && !cachesProcess) }
-        eventFields = fields.filter(perEvent)
-        eventSecondFields = secondFields.filter(perEvent)
+        // Where each scope's results live: read per event, or kept on the process or parent entry.
+        func storage(_ scope: FieldScope) -> FieldScope { scope == .process && !cachesProcess ? .event : scope }
+        eventFields = fields.filter { storage($0.scope) == .event }
+        eventSecondFields = secondFields.filter { storage($0.scope) == .event }
         var predicates: [(level: Int, scope: FieldScope, term: PredicateTerm)] = []
         for (i, a) in approvers.enumerated() {
             for (level, group) in (a?.groups ?? []).prefix(2).enumerated() {
@@ -394,13 +426,13 @@ final class ApproverIndex {
                 }
             }
         }
-        func kept(_ scope: FieldScope) -> [PredicateTerm] { predicates.filter { $0.scope == scope }.map(\.term) }
-        let perEventPredicates = predicates.filter { $0.scope == .event || ($0.scope == .process && !cachesProcess) }
-        eventPredicates = perEventPredicates.filter { $0.level == 0 }.map(\.term)
-        eventSecondPredicates = perEventPredicates.filter { $0.level == 1 }.map(\.term)
-        processKept = KeptTerms(fields: (fields + secondFields).filter { $0.scope == .process && cachesProcess },
-                                predicates: cachesProcess ? kept(.process) : [])
-        chainKept = KeptTerms(fields: (fields + secondFields).filter { $0.scope == .chain }, predicates: kept(.chain))
+        func terms(_ scope: FieldScope, level: Int? = nil) -> [PredicateTerm] {
+            predicates.filter { storage($0.scope) == scope && (level == nil || $0.level == level) }.map(\.term)
+        }
+        eventPredicates = terms(.event, level: 0)
+        eventSecondPredicates = terms(.event, level: 1)
+        processKept = KeptTerms(fields: (fields + secondFields).filter { storage($0.scope) == .process }, predicates: terms(.process))
+        chainKept = KeptTerms(fields: (fields + secondFields).filter { storage($0.scope) == .chain }, predicates: terms(.chain))
     }
 
     private static func fieldIndexes(_ approvers: [Approver?], level: Int, stride: Int, words: Int) -> [FieldIndex] {
@@ -472,7 +504,7 @@ final class ApproverIndex {
             ApproverIndex.mark(eventFields[f], ctx, bits)
             f += 1
         }
-        for p in eventPredicates where p.predicate(ctx) { bits[p.slot >> 6] |= 1 << UInt64(p.slot & 63) }
+        for p in eventPredicates where p.predicate(ctx) { setCandidate(bits, p.slot) }
         // Second groups: only fields that can still change the outcome of a candidate.
         f = 0
         while f < eventSecondFields.count {
@@ -484,7 +516,7 @@ final class ApproverIndex {
             f += 1
         }
         for p in eventSecondPredicates where bits[p.rule >> 6] & (1 << UInt64(p.rule & 63)) != 0 && p.predicate(ctx) {
-            bits[p.slot >> 6] |= 1 << UInt64(p.slot & 63)
+            setCandidate(bits, p.slot)
         }
         w = 0
         while w < words { bits[w] &= bits[words + w]; w += 1 }
@@ -529,24 +561,17 @@ final class ApproverIndex {
             let e = startMisses ? -1 : field.exact.find(v)
             if e >= 0 {
                 for k in field.exact.valueRange(e) {
-                    let r = Int(field.exact.values[k])
-                    bits[r >> 6] |= 1 << UInt64(r & 63)
+                    setCandidate(bits, Int(field.exact.values[k]))
                 }
             }
             var n = 0
             while n < field.notEqual.count {
-                if !Glob.equal(v, 0, v.count, field.notEqual[n]) {
-                    let r = Int(field.notEqualRules[n])
-                    bits[r >> 6] |= 1 << UInt64(r & 63)
-                }
+                if !Glob.equal(v, 0, v.count, field.notEqual[n]) { setCandidate(bits, Int(field.notEqualRules[n])) }
                 n += 1
             }
             n = 0
             while n < field.contains.count {
-                if StringMatcher.contains(v, field.contains[n]) {
-                    let r = Int(field.containsRules[n])
-                    bits[r >> 6] |= 1 << UInt64(r & 63)
-                }
+                if StringMatcher.contains(v, field.contains[n]) { setCandidate(bits, Int(field.containsRules[n])) }
                 n += 1
             }
             field.literalPatterns.walk(v) { entry in

@@ -46,10 +46,8 @@ public final class RuleSet {
         bucketPredicates = buckets.map { $0.map { PredicateBox(evaluate: $0.predicate) } }
         anyEventPredicates = anyEvent.map { PredicateBox(evaluate: $0.predicate) }
         bucketIndexes = buckets.enumerated().map { i, rules in
-            let type = EventType(rawValue: numericCast(i))
-            // A process image has one exec, fork and exit event: nothing to reuse on its own entry.
-            let cachesProcess = type != nil && type != .exec && type != .fork && type != .exit
-            return ApproverIndex(approvers: rules.map(\.approver), cachesProcess: cachesProcess)
+            ApproverIndex(approvers: rules.map(\.approver),
+                          cachesProcess: ApproverIndex.keepsProcessResults(for: EventType(rawValue: numericCast(i))))
         }
         anyEventIndex = ApproverIndex(approvers: anyEvent.map(\.approver))
         maxWords = 2 * max(bucketIndexes.map(\.words).max() ?? 1, anyEventIndex.words, 1)
