@@ -190,16 +190,7 @@ public struct RecordDecoder {
     }
 
     /// argv/envp blocks: strings each ended by NUL; a truncated block may end without one.
-    static func splitNulSeparated(_ bytes: UnsafeRawBufferPointer) -> [String] {
-        var result: [String] = []
-        var start = 0
-        for index in 0..<bytes.count where bytes[index] == 0 {
-            result.append(String(kernelBytes: UnsafeRawBufferPointer(rebasing: bytes[start..<index])))
-            start = index + 1
-        }
-        if start < bytes.count {
-            result.append(String(kernelBytes: UnsafeRawBufferPointer(rebasing: bytes[start..<bytes.count])))
-        }
-        return result
+    static func splitNulSeparated(_ bytes: UnsafeRawBufferPointer) -> StringList {
+        StringList(nulSeparated: bytes)
     }
 }

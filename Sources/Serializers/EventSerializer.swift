@@ -756,6 +756,12 @@ extension JSONWriter {
         for value in values { string(value) }
         endArray()
     }
+
+    fileprivate mutating func writeStringArray(_ values: StringList) {
+        beginArray()
+        _ = values.containsUTF8 { string(utf8: $0); return false }
+        endArray()
+    }
 }
 
 /// Byte caches shared by the writers of one `EventSerializer`. Each is emptied when it reaches its

@@ -184,37 +184,48 @@ public struct JSONWriter {
     /// U+2029, which are legal JSON but break JavaScript consumers and line-oriented tools.
     @usableFromInline
     mutating func appendQuoted(_ value: String) {
-        bytes.append(UInt8(ascii: "\""))
         var value = value
-        value.withUTF8 { utf8 in
-            let count = utf8.count
-            var runStart = 0
-            var index = 0
-            while index < count {
-                let byte = utf8[index]
-                if byte >= 0x20 && byte != 0x22 && byte != 0x5C && byte != 0xE2 {
-                    index &+= 1
-                    continue
-                }
-                if byte == 0xE2 {
-                    // U+2028 / U+2029 are E2 80 A8 / E2 80 A9.
-                    if index + 2 < count && utf8[index + 1] == 0x80 && (utf8[index + 2] == 0xA8 || utf8[index + 2] == 0xA9) {
-                        flush(utf8, runStart, index)
-                        bytes.append(contentsOf: utf8[index + 2] == 0xA8 ? escaped2028 : escaped2029)
-                        index &+= 3
-                        runStart = index
-                    } else {
-                        index &+= 1
-                    }
-                    continue
-                }
-                flush(utf8, runStart, index)
-                appendEscape(byte)
+        value.withUTF8 { appendQuoted(utf8: $0) }
+    }
+
+    /// A string value given as valid UTF-8 bytes (an element of a `StringList`), escaped.
+    public mutating func string(utf8 value: UnsafeBufferPointer<UInt8>) {
+        separator()
+        appendQuoted(utf8: value)
+        needsComma = true
+    }
+
+    /// `appendQuoted(_:)` for valid UTF-8 bytes.
+    @usableFromInline
+    mutating func appendQuoted(utf8: UnsafeBufferPointer<UInt8>) {
+        bytes.append(UInt8(ascii: "\""))
+        let count = utf8.count
+        var runStart = 0
+        var index = 0
+        while index < count {
+            let byte = utf8[index]
+            if byte >= 0x20 && byte != 0x22 && byte != 0x5C && byte != 0xE2 {
                 index &+= 1
-                runStart = index
+                continue
             }
-            flush(utf8, runStart, count)
+            if byte == 0xE2 {
+                // U+2028 / U+2029 are E2 80 A8 / E2 80 A9.
+                if index + 2 < count && utf8[index + 1] == 0x80 && (utf8[index + 2] == 0xA8 || utf8[index + 2] == 0xA9) {
+                    flush(utf8, runStart, index)
+                    bytes.append(contentsOf: utf8[index + 2] == 0xA8 ? escaped2028 : escaped2029)
+                    index &+= 3
+                    runStart = index
+                } else {
+                    index &+= 1
+                }
+                continue
+            }
+            flush(utf8, runStart, index)
+            appendEscape(byte)
+            index &+= 1
+            runStart = index
         }
+        flush(utf8, runStart, count)
         bytes.append(UInt8(ascii: "\""))
     }
 

@@ -53,7 +53,7 @@ final class ProcFSTests: XCTestCase {
         XCTAssertEqual(me.executable?.path, selfExe())
         let arguments = CommandLine.arguments
         XCTAssertEqual(me.argv0, arguments.first)
-        XCTAssertEqual(me.args, Array(arguments.dropFirst()))
+        XCTAssertEqual(Array(me.args), Array(arguments.dropFirst()))
         XCTAssertFalse(me.argsTruncated)
         XCTAssertFalse(me.envs.isEmpty)
         XCTAssertLessThanOrEqual(me.envs.reduce(0) { $0 + $1.utf8.count + 1 }, ProcFSReader.maxEnvsBytes + 1)

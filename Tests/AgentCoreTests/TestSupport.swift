@@ -36,7 +36,7 @@ enum Events {
             comm: FileInfo.baseName(of: path),
             payload: .exec(ExecPayload(
                 file: FileInfo(path: path, inode: 42, uid: uid, gid: uid), credentials: Credentials(uid: uid, euid: uid, fsuid: uid),
-                ppid: ppid, forkTimeNs: 500, argv0: path, args: args, envs: ["PATH=/bin"], tty: "pts0")))
+                ppid: ppid, forkTimeNs: 500, argv0: path, args: StringList(args), envs: ["PATH=/bin"], tty: "pts0")))
     }
 
     static func exit(pid: UInt32, time: UInt64 = 3_000) -> Event {

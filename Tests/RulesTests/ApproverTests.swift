@@ -58,7 +58,7 @@ final class ApproverTests: XCTestCase {
             return ProcessEntry(
                 pid: UInt32(100 + rng.int(1000)), ppid: parent?.pid ?? 1, comm: rng.chance(80) ? String(base.prefix(15)) : word(names),
                 tty: rng.chance(30) ? "pts0" : "", executable: file(path, &rng), argv0: rng.chance(80) ? base : word(vocab),
-                args: args, envs: envs,
+                args: StringList(args), envs: StringList(envs),
                 credentials: Credentials(uid: rng.chance(50) ? 0 : 1000, gid: 0, euid: rng.chance(50) ? 0 : 1000, egid: 0),
                 containerID: rng.chance(30) ? "c0ffee" : nil, cgroupPath: rng.chance(30) ? "/docker/c0ffee" : nil,
                 parent: parent)

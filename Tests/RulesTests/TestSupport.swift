@@ -25,7 +25,7 @@ enum T {
 
     static func process(_ path: String = "/usr/bin/ls", args: [String] = [], parent: ProcessEntry? = T.chain()) -> ProcessEntry {
         ProcessEntry(pid: 100, ppid: parent?.pid ?? 0, comm: FileInfo.baseName(of: path), executable: FileInfo(path: path, mode: 0o100755),
-                     argv0: FileInfo.baseName(of: path), args: args, envs: ["PATH=/bin", "DD_SERVICE=web"],
+                     argv0: FileInfo.baseName(of: path), args: StringList(args), envs: ["PATH=/bin", "DD_SERVICE=web"],
                      credentials: Credentials(uid: 1000, gid: 1000, euid: 0), parent: parent)
     }
 

@@ -79,15 +79,15 @@ public struct ExecPayload {
     /// CLOCK_BOOTTIME start time of the task (ns); /proc/<pid>/stat starttime is on the same clock.
     public var forkTimeNs: UInt64
     public var argv0: String
-    public var args: [String]
+    public var args: StringList
     public var argsTruncated: Bool
-    public var envs: [String]
+    public var envs: StringList
     public var envsTruncated: Bool
     public var tty: String
 
     public init(
         file: FileInfo, credentials: Credentials, ppid: UInt32, forkTimeNs: UInt64 = 0, argv0: String,
-        args: [String], argsTruncated: Bool = false, envs: [String], envsTruncated: Bool = false,
+        args: StringList, argsTruncated: Bool = false, envs: StringList, envsTruncated: Bool = false,
         tty: String = ""
     ) {
         self.file = file

@@ -33,10 +33,10 @@ public final class ProcessEntry {
     public private(set) var executableName: String?
     /// argv[0] and the arguments after it.
     public var argv0: String { didSet { revision &+= 1 } }
-    public var args: [String] { didSet { revision &+= 1 } }
+    public var args: StringList { didSet { revision &+= 1 } }
     public var argsTruncated: Bool { didSet { revision &+= 1 } }
     /// Environment as `NAME=value` strings.
-    public var envs: [String] { didSet { revision &+= 1 } }
+    public var envs: StringList { didSet { revision &+= 1 } }
     public var envsTruncated: Bool { didSet { revision &+= 1 } }
     public var credentials: Credentials { didSet { revision &+= 1 } }
     public var cgroupID: UInt64 { didSet { revision &+= 1 } }
@@ -58,7 +58,7 @@ public final class ProcessEntry {
     public init(
         pid: UInt32, ppid: UInt32 = 0, comm: String = "", tty: String = "", forkTimeNs: UInt64 = 0,
         execTimeNs: UInt64 = 0, exitTimeNs: UInt64 = 0, executable: FileInfo? = nil, argv0: String = "",
-        args: [String] = [], argsTruncated: Bool = false, envs: [String] = [], envsTruncated: Bool = false,
+        args: StringList = [], argsTruncated: Bool = false, envs: StringList = [], envsTruncated: Bool = false,
         credentials: Credentials = Credentials(), cgroupID: UInt64 = 0, containerID: String? = nil,
         cgroupPath: String? = nil, parent: ProcessEntry? = nil, isKworker: Bool = false,
         isExecChild: Bool = false, source: String = "event"

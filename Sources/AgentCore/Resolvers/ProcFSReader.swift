@@ -131,11 +131,8 @@ public final class ProcFSReader: ProcessSource {
     }
 
     /// NUL-separated strings; the final terminator does not make an empty last string.
-    static func splitNUL(_ bytes: [UInt8]) -> [String] {
-        if bytes.isEmpty { return [] }
-        var parts = bytes.split(separator: 0, omittingEmptySubsequences: false)
-        if bytes.last == 0 { parts.removeLast() }
-        return parts.map { String(kernelBytes: $0) }
+    static func splitNUL(_ bytes: [UInt8]) -> StringList {
+        StringList(nulSeparated: bytes)
     }
 
     /// The cgroup v2 line (`0::/path`) of /proc/<pid>/cgroup.

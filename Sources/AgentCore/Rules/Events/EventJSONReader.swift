@@ -171,8 +171,8 @@ public enum EventJSONReader {
             tty: json["tty"] as? String ?? "", forkTimeNs: (json["fork_time"] as? String).flatMap(rfc3339) ?? 0,
             execTimeNs: (json["exec_time"] as? String).flatMap(rfc3339) ?? 0, exitTimeNs: (json["exit_time"] as? String).flatMap(rfc3339) ?? 0,
             executable: (json["executable"] as? [String: Any]).map(file), argv0: json["argv0"] as? String ?? "",
-            args: json["args"] as? [String] ?? [], argsTruncated: json["args_truncated"] as? Bool ?? false,
-            envs: json["envs"] as? [String] ?? [], envsTruncated: json["envs_truncated"] as? Bool ?? false, credentials: c,
+            args: StringList(json["args"] as? [String] ?? []), argsTruncated: json["args_truncated"] as? Bool ?? false,
+            envs: StringList(json["envs"] as? [String] ?? []), envsTruncated: json["envs_truncated"] as? Bool ?? false, credentials: c,
             containerID: (json["container"] as? [String: Any])?["id"] as? String, isKworker: json["is_kworker"] as? Bool ?? false,
             isExecChild: json["is_exec_child"] as? Bool ?? false, source: json["source"] as? String ?? "event")
     }

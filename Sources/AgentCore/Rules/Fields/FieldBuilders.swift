@@ -24,12 +24,20 @@ enum Read {
         }
     }
 
+    /// Every string of a packed list (arguments, environment).
+    static func strings(_ get: @escaping (EvalContext) -> StringList?) -> FieldAccessor {
+        .string { ctx, body in
+            guard let values = get(ctx) else { return false }
+            return values.containsUTF8(where: body)
+        }
+    }
+
     /// Strings joined by one space (`process.args`), assembled once per evaluation and process in the
     /// context's `slot`.
     static func joined(_ slot: DerivedSlot, _ get: @escaping (EvalContext) -> ProcessEntry?) -> FieldAccessor {
         .string { ctx, body in
             guard let process = get(ctx), !process.args.isEmpty else { return withEmpty(body) }
-            if process.args.count == 1 { return withBytes(process.args[0], body) }
+            if process.args.count == 1 { return process.args.withUTF8(0, body) }
             return ctx.withDerivedBytes(slot, process, { appendJoined(process.args, to: &$0) }, body)
         }
     }
@@ -47,28 +55,23 @@ enum Read {
     }
 
     /// Environment variable names (`NAME` of each `NAME=value`).
-    static func envNames(_ get: @escaping (EvalContext) -> [String]?) -> FieldAccessor {
+    static func envNames(_ get: @escaping (EvalContext) -> StringList?) -> FieldAccessor {
         .string { ctx, body in
             guard let values = get(ctx) else { return false }
-            for v in values {
-                let found = withBytes(v) { b in
-                    var end = 0
-                    while end < b.count, b[end] != 61 { end += 1 }  // '='
-                    return body(UnsafeBufferPointer(rebasing: b[0..<end]))
-                }
-                if found { return true }
+            return values.containsUTF8 { b in
+                var end = 0
+                while end < b.count, b[end] != 61 { end += 1 }  // '='
+                return body(UnsafeBufferPointer(rebasing: b[0..<end]))
             }
-            return false
         }
     }
 
     /// Datadog's `args_flags`: for `-abc` the letters and `abc`, for `--long` the name `long`;
     /// arguments carrying `=` are options, not flags.
-    static func argFlags(_ get: @escaping (EvalContext) -> [String]?) -> FieldAccessor {
+    static func argFlags(_ get: @escaping (EvalContext) -> StringList?) -> FieldAccessor {
         .string { ctx, body in
             guard let args = get(ctx) else { return false }
-            for arg in args {
-                let found: Bool? = arg.utf8.withContiguousStorageIfAvailable { b -> Bool in
+            return args.containsUTF8 { b -> Bool in
                     guard b.count > 1, b[0] == 45 else { return false }
                     var start = 1
                     var single = true
@@ -92,10 +95,7 @@ enum Read {
                         }
                     }
                     return body(name)
-                }
-                if found == true { return true }
             }
-            return false
         }
     }
 
@@ -107,9 +107,10 @@ enum Read {
             guard let process = get(ctx), !process.args.isEmpty else { return false }
             return ctx.withDerivedBytes(slot, process, { out in
                 let args = process.args
+                let bytes = args.utf8
                 var i = 0
                 while i < args.count {
-                    var u = args[i].utf8[...]
+                    var u = bytes[args.byteRange(i)]
                     guard u.count > 1, u.first == 45 else { i += 1; continue }
                     u = u.dropFirst()
                     if u.first == 45 { u = u.dropFirst() }
@@ -120,10 +121,10 @@ enum Read {
                     if u.contains(61) {
                         out.append(contentsOf: u)
                         out.append(0)
-                    } else if i + 1 < args.count, args[i + 1].utf8.first != 45 {
+                    } else if i + 1 < args.count, bytes[args.byteRange(i + 1)].first != 45 {
                         out.append(contentsOf: u)
                         out.append(61)
-                        appendUTF8(args[i + 1], to: &out)
+                        out.append(contentsOf: bytes[args.byteRange(i + 1)])
                         out.append(0)
                         i += 1
                     }
@@ -158,5 +159,15 @@ func appendJoined(_ values: [String], to bytes: inout [UInt8]) {
     for i in values.indices {
         if i > 0 { bytes.append(32) }
         appendUTF8(values[i], to: &bytes)
+    }
+}
+
+/// Appends the strings of `values` joined by one space.
+@inline(__always)
+func appendJoined(_ values: StringList, to bytes: inout [UInt8]) {
+    let utf8 = values.utf8
+    for i in values.indices {
+        if i > 0 { bytes.append(32) }
+        bytes.append(contentsOf: utf8[values.byteRange(i)])
     }
 }

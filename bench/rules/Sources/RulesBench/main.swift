@@ -8,7 +8,7 @@ func builtinEvents() -> (open: [Event], exec: [Event]) {
     let bash = ProcessEntry(pid: 1200, ppid: 800, comm: "bash", tty: "pts0", executable: FileInfo(path: "/usr/bin/bash"), argv0: "-bash", parent: sshd)
     func proc(_ path: String, _ args: [String], parent: ProcessEntry = bash) -> ProcessEntry {
         ProcessEntry(pid: 4242, ppid: parent.pid, comm: String(FileInfo.baseName(of: path).prefix(15)), tty: "pts0",
-                     executable: FileInfo(path: path, mode: 0o100755), argv0: FileInfo.baseName(of: path), args: args,
+                     executable: FileInfo(path: path, mode: 0o100755), argv0: FileInfo.baseName(of: path), args: StringList(args),
                      envs: ["PATH=/usr/bin:/bin", "HOME=/home/alice", "TERM=xterm"],
                      credentials: Credentials(uid: 1000, gid: 1000, euid: 1000, egid: 1000), parent: parent)
     }
