@@ -63,6 +63,7 @@ public final class FieldRegistry {
     // MARK: - Common fields
 
     private func addCommon() {
+        let serviceKey = Array("DD_SERVICE=".utf8)
         for prefix in ["evt", "event"] {
             add("\(prefix).type", .string, nil, "Event type (exec, open, ...)", accessor: Read.string { $0.event.type.name })
             add("\(prefix).origin", .string, nil, "Origin of the event: always `ebpf` for this agent", accessor: Read.string { _ in "ebpf" })
@@ -72,12 +73,14 @@ public final class FieldRegistry {
             add("\(prefix).timestamp", .int, nil, "Event time, nanoseconds since the epoch", accessor: Read.int { Int64(truncatingIfNeeded: $0.event.timeNs) })
             add("\(prefix).retval", .int, nil, "Return value of the syscall", accessor: Read.int { $0.event.retval })
             add("\(prefix).service", .string, nil, "Service of the process, from its DD_SERVICE environment variable", accessor: .string { ctx, body in
-                if let envs = ctx.event.process?.envs {
-                    for e in envs where e.hasPrefix("DD_SERVICE=") {
-                        return withBytes(e.dropFirst(11), body)
-                    }
+                // The first DD_SERVICE, read in place (`for e in envs` would copy each into a String).
+                var result: Bool?
+                _ = ctx.event.process?.envs.containsUTF8 { e in
+                    guard e.count >= 11, Glob.equal(UnsafeBufferPointer(rebasing: e[0..<11]), 0, 11, serviceKey) else { return false }
+                    result = body(UnsafeBufferPointer(rebasing: e[11...]))
+                    return true
                 }
-                return withEmpty(body)
+                return result ?? withEmpty(body)
             })
         }
         add("container.id", .string, nil, "Container id of the process, empty outside containers", scope: .process, accessor: Read.string { $0.event.process?.containerID })
