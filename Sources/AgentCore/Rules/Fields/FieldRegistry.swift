@@ -208,22 +208,24 @@ public final class FieldRegistry {
             }
             add("\(prefix).\(n)", type, eventType, "\(d) of the \(what)", iterates: iterates, accessor: accessor)
         }
+        // `executable?.x` reads one field in place; `executable.map { $0.x }` would copy the whole
+        // FileInfo, a retain and release per string in it.
         s("path", "Path", path: true, { $0.path }, { $0.executablePath })
         s("name", "Base name", { $0.name }, { $0.executableName })
         s("filesystem", "Filesystem type", { $0.filesystem }, { $0.executable?.filesystem })
         s("user", "Owner name", { $0.user }, { $0.executable?.user })
         s("group", "Group name", { $0.group }, { $0.executable?.group })
         s("path_resolution_error", "Path resolution error", { $0.pathResolutionError }, { $0.executable?.pathResolutionError })
-        i("inode", "Inode", .int, { Int64(bitPattern: $0.inode) }, { $0.executable.map { Int64(bitPattern: $0.inode) } })
-        i("mode", "Mode (type and permission bits)", .int, { Int64($0.mode) }, { $0.executable.map { Int64($0.mode) } })
-        i("rights", "Permission bits", .int, { Int64($0.mode & 0o7777) }, { $0.executable.map { Int64($0.mode & 0o7777) } })
-        i("uid", "Owner uid", .int, { Int64($0.uid) }, { $0.executable.map { Int64($0.uid) } })
-        i("gid", "Owner gid", .int, { Int64($0.gid) }, { $0.executable.map { Int64($0.gid) } })
-        i("mount_id", "Mount id", .int, { Int64($0.mountID) }, { $0.executable.map { Int64($0.mountID) } })
+        i("inode", "Inode", .int, { Int64(bitPattern: $0.inode) }, { ($0.executable?.inode).map { Int64(bitPattern: $0) } })
+        i("mode", "Mode (type and permission bits)", .int, { Int64($0.mode) }, { ($0.executable?.mode).map { Int64($0) } })
+        i("rights", "Permission bits", .int, { Int64($0.mode & 0o7777) }, { ($0.executable?.mode).map { Int64($0 & 0o7777) } })
+        i("uid", "Owner uid", .int, { Int64($0.uid) }, { ($0.executable?.uid).map { Int64($0) } })
+        i("gid", "Owner gid", .int, { Int64($0.gid) }, { ($0.executable?.gid).map { Int64($0) } })
+        i("mount_id", "Mount id", .int, { Int64($0.mountID) }, { ($0.executable?.mountID).map { Int64($0) } })
         i("change_time", "Change time (ctime)", .time, { Int64(truncatingIfNeeded: $0.changeTimeNs) },
-          { $0.executable.map { Int64(truncatingIfNeeded: $0.changeTimeNs) } })
+          { ($0.executable?.changeTimeNs).map { Int64(truncatingIfNeeded: $0) } })
         i("modification_time", "Modification time (mtime)", .time, { Int64(truncatingIfNeeded: $0.modificationTimeNs) },
-          { $0.executable.map { Int64(truncatingIfNeeded: $0.modificationTimeNs) } })
+          { ($0.executable?.modificationTimeNs).map { Int64(truncatingIfNeeded: $0) } })
         let upper: FieldAccessor
         let ext: FieldAccessor
         switch source {

@@ -48,17 +48,20 @@ func builtinEvents() -> (open: [Event], exec: [Event]) {
     return (opens, execs)
 }
 
-func recordedEvents(_ path: String) -> (open: [Event], exec: [Event]) {
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return ([], []) }
+/// The open and exec events of a recording, apart and in their recorded order (`stream`).
+func recordedEvents(_ path: String) -> (open: [Event], exec: [Event], stream: [Event]) {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return ([], [], []) }
     var opens: [Event] = []
     var execs: [Event] = []
+    var stream: [Event] = []
     // Events share their process entries as in the agent's process tree (and its approver caches).
     let replay = EventReplay()
     for line in text.split(separator: "\n") {
         guard let e = try? replay.event(fromLine: String(line)) else { continue }
         if e.type == .open { opens.append(e) } else if e.type == .exec { execs.append(e) }
+        if e.type == .open || e.type == .exec { stream.append(e) }
     }
-    return (opens, execs)
+    return (opens, execs, stream)
 }
 
 extension EventPayload {
@@ -79,7 +82,9 @@ let policy = arguments.count > 1 ? arguments[1] : "../../../shared/corpus/datado
 let loaded = PolicyLoader().load(paths: [policy])
 if !loaded.fileErrors.isEmpty { print("error: \(loaded.fileErrors)"); exit(1) }
 let set = loaded.ruleSet
-let events = arguments.count > 2 ? recordedEvents(arguments[2]) : builtinEvents()
+// Recorded events are also measured as the stream the agent met them in (opens and execs in their
+// recorded proportion and order); the built-in set has no meaningful proportion.
+let events = arguments.count > 2 ? recordedEvents(arguments[2]) : { let b = builtinEvents(); return (b.open, b.exec, [Event]()) }()
 print("policy: \(policy): \(set.rules.count) loaded rules (open \(set.rules(for: .open).count), exec \(set.rules(for: .exec).count))")
 
 if ProcessInfo.processInfo.environment["RULES_BENCH_STATS"] != nil {
@@ -103,7 +108,7 @@ if ProcessInfo.processInfo.environment["RULES_BENCH_STATS"] != nil {
 
 let context = EvalContext()
 let only = ProcessInfo.processInfo.environment["RULES_BENCH_ONLY"]
-for (name, list) in [("open", events.open), ("exec", events.exec)] where !list.isEmpty && (only == nil || only == name) {
+for (name, list) in [("open", events.open), ("exec", events.exec), ("stream", events.stream)] where !list.isEmpty && (only == nil || only == name) {
     var matches = 0
     // Warm up (scratch buffers reach their capacity).
     let events = UnsafeMutableBufferPointer<Event>.allocate(capacity: list.count)
