@@ -103,4 +103,25 @@ final class OperatorTests: XCTestCase {
         XCTAssertTrue(try ev(#"exec.file.name == "ls" && ${process.pid} == 100"#))
         XCTAssertTrue(try ev(#"exec.file.name == "ls" && process.args not in ${unknown.var}"#))
     }
+
+    /// `in` an empty list is constant, on either side of `&&`/`||`; a rule folded to false gets an
+    /// approver that no event passes, so the engine never evaluates it.
+    func testEmptyListsFold() throws {
+        let vars = ["cgroup.pids": VariableInfo(type: .int, isArray: true)]
+        let e = T.exec()
+        func compiled(_ s: String) throws -> ExpressionCompiler.Compiled { try T.compile(s, variables: vars) }
+        func ev(_ s: String) throws -> Bool { try compiled(s).predicate(EvalContext(event: e)) }
+        let never = #"exec.file.name == "ls" && process.ancestors.pid in ${cgroup.pids}"#
+        XCTAssertFalse(try ev(never))
+        XCTAssertTrue(try ev(#"exec.file.name == "ls" && process.ancestors.pid not in ${cgroup.pids}"#))
+        XCTAssertTrue(try ev(#"process.pid in ${cgroup.pids} || exec.file.name == "ls""#))
+        XCTAssertTrue(try ev(#"exec.file.name == "ls" || process.pid in ${cgroup.pids}"#))
+        XCTAssertFalse(try ev(#"process.pid in ${cgroup.pids} && exec.file.name == "ls""#))
+        // Types are still checked before folding.
+        XCTAssertThrowsError(try compiled(#"exec.file.name == 3 && process.pid in ${cgroup.pids}"#))
+        let approver = try XCTUnwrap(try compiled(never).approver)
+        XCTAssertEqual(approver.groups.count, 1)
+        XCTAssertTrue(approver.groups[0].isEmpty)
+        XCTAssertEqual(try compiled(never).eventType, .exec)
+    }
 }

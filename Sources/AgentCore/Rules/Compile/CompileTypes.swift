@@ -80,6 +80,15 @@ indirect enum CValue {
         }
     }
 
+    /// An empty array, or a value without a type (an unknown variable), which `in` reads as one.
+    var isEmptyList: Bool {
+        switch self {
+        case .array(let items): return items.isEmpty
+        case .untypedDefault: return true
+        default: return false
+        }
+    }
+
     var isConstant: Bool {
         switch self {
         case .strings, .ints, .predicate: return false

@@ -59,6 +59,11 @@ public final class ExpressionCompiler {
             throw SECLError("the expression mixes event types: \(distinct.map(\.name).sorted().joined(separator: ", "))", at: ast.position)
         }
         approverEventType = distinct.first
+        // A rule folded to false never matches: an approver group without terms says so, and the
+        // engine never evaluates it.
+        if case .constBool(false) = value {
+            return Compiled(predicate: predicate, eventType: distinct.first, approver: Approver(groups: [[]]))
+        }
         return Compiled(predicate: predicate, eventType: distinct.first, approver: approver(of: ast))
     }
 
@@ -297,7 +302,7 @@ public final class ExpressionCompiler {
             _ = p
             // Constant sides (user variables keep their defaults) fold away.
             switch (lv, rv) {
-            case (.constBool(false), _): return .constBool(false)
+            case (.constBool(false), _), (_, .constBool(false)): return .constBool(false)  // evaluation has no side effects
             case (.constBool(true), _): return rv.isBoolean ? rv : .predicate(r)
             case (_, .constBool(true)): return lv.isBoolean ? lv : .predicate(l)
             default: return .predicate { l($0) && r($0) }
@@ -308,7 +313,7 @@ public final class ExpressionCompiler {
             let l = try asPredicate(lv, at: a.position)
             let r = try asPredicate(rv, at: b.position)
             switch (lv, rv) {
-            case (.constBool(true), _): return .constBool(true)
+            case (.constBool(true), _), (_, .constBool(true)): return .constBool(true)
             case (.constBool(false), _): return rv.isBoolean ? rv : .predicate(r)
             case (_, .constBool(false)): return lv.isBoolean ? lv : .predicate(l)
             default: return .predicate { l($0) || r($0) }
@@ -462,6 +467,11 @@ public final class ExpressionCompiler {
         }
         if l.isConstant, r.isConstant, !iterates {
             return .constBool(predicate(EvalContext()))
+        }
+        // Nothing is in an empty list (a user variable keeping its default, `${cgroup.x}`): the
+        // comparison is constant, and folding it lets whole rules fold to never matching.
+        if positiveOp == "in", r.isEmptyList {
+            return .constBool(negate)
         }
         return .predicate(predicate)
     }
