@@ -22,7 +22,8 @@ public struct StringList: Sendable, Hashable {
     /// plus a last one when the bytes do not end with NUL. Invalid UTF-8 is repaired as
     /// `String(kernelBytes:)` does.
     public init(nulSeparated bytes: UnsafeRawBufferPointer) {
-        let raw = bytes.bindMemory(to: UInt8.self)
+        // Read as bytes where they lie (as `String(kernelBytes:)` does), without rebinding the memory.
+        let raw = UnsafeBufferPointer(start: bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), count: bytes.count)
         // Nearly always ASCII: copy the bytes once and record the NULs.
         var ascii = true
         var nuls = 0
