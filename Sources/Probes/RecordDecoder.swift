@@ -68,7 +68,8 @@ public struct RecordDecoder {
         let args = try take(Int(fixed.args_len), from: record, at: &cursor, type: fixed.hdr.type)
         let envs = try take(Int(fixed.envs_len), from: record, at: &cursor, type: fixed.hdr.type)
 
-        var argv = Self.splitNulSeparated(args)
+        // argv/envp blocks: strings each ended by NUL; a truncated block may end without one.
+        var argv = StringList(nulSeparated: args)
         let argv0 = argv.isEmpty ? "" : argv.removeFirst()
         let payload = ExecPayload(
             file: Self.file(fixed.file, path: path),
@@ -78,7 +79,7 @@ public struct RecordDecoder {
             argv0: argv0,
             args: argv,
             argsTruncated: fixed.flags & UInt32(CSM_EXEC_ARGS_TRUNCATED.rawValue) != 0,
-            envs: Self.splitNulSeparated(envs),
+            envs: StringList(nulSeparated: envs),
             envsTruncated: fixed.flags & UInt32(CSM_EXEC_ENVS_TRUNCATED.rawValue) != 0,
             tty: Self.string(fromCharArray: fixed.tty)
         )
@@ -187,10 +188,5 @@ public struct RecordDecoder {
             let end = raw.firstIndex(of: 0) ?? raw.count
             return String(kernelBytes: UnsafeRawBufferPointer(rebasing: raw[0..<end]))
         }
-    }
-
-    /// argv/envp blocks: strings each ended by NUL; a truncated block may end without one.
-    static func splitNulSeparated(_ bytes: UnsafeRawBufferPointer) -> StringList {
-        StringList(nulSeparated: bytes)
     }
 }

@@ -751,12 +751,6 @@ extension JSONWriter {
         endObject()
     }
 
-    fileprivate mutating func writeStringArray(_ values: [String]) {
-        beginArray()
-        for value in values { string(value) }
-        endArray()
-    }
-
     fileprivate mutating func writeStringArray(_ values: StringList) {
         beginArray()
         _ = values.containsUTF8 { string(utf8: $0); return false }

@@ -90,9 +90,9 @@ final class ProcFSTests: XCTestCase {
     }
 
     func testSplitNULAndTruncation() throws {
-        XCTAssertEqual(ProcFSReader.splitNUL(Array("a\0b c\0\0d\0".utf8)), ["a", "b c", "", "d"])
-        XCTAssertEqual(ProcFSReader.splitNUL([]), [])
-        XCTAssertEqual(ProcFSReader.splitNUL(Array("partial".utf8)), ["partial"])
+        XCTAssertEqual(StringList(nulSeparated: Array("a\0b c\0\0d\0".utf8)), ["a", "b c", "", "d"])
+        XCTAssertEqual(StringList(nulSeparated: [UInt8]()), [])
+        XCTAssertEqual(StringList(nulSeparated: Array("partial".utf8)), ["partial"])
 
         let path = NSTemporaryDirectory() + "csm-trunc-\(getpid())"
         defer { unlink(path) }

@@ -347,11 +347,11 @@ public struct BPFPayload {
 public struct LoadModulePayload {
     public var name: String
     public var loadedFromMemory: Bool
-    public var argv: [String]
+    public var argv: StringList
     public var argsTruncated: Bool
     public var file: FileInfo?
 
-    public init(name: String, loadedFromMemory: Bool, argv: [String] = [], argsTruncated: Bool = false, file: FileInfo? = nil) {
+    public init(name: String, loadedFromMemory: Bool, argv: StringList = [], argsTruncated: Bool = false, file: FileInfo? = nil) {
         self.name = name
         self.loadedFromMemory = loadedFromMemory
         self.argv = argv

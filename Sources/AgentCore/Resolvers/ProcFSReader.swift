@@ -85,13 +85,13 @@ public final class ProcFSReader: ProcessSource {
 
         if !entry.isKworker {
             if let (bytes, truncated) = SysFS.readFile(base + "/cmdline", limit: Self.maxArgsBytes) {
-                var strings = Self.splitNUL(bytes)
+                var strings = StringList(nulSeparated: bytes)
                 if !strings.isEmpty { entry.argv0 = strings.removeFirst() }
                 entry.args = strings
                 entry.argsTruncated = truncated
             }
             if let (bytes, truncated) = SysFS.readFile(base + "/environ", limit: Self.maxEnvsBytes) {
-                entry.envs = Self.splitNUL(bytes)
+                entry.envs = StringList(nulSeparated: bytes)
                 entry.envsTruncated = truncated
             }
             entry.executable = Self.executable(base + "/exe")
@@ -128,11 +128,6 @@ public final class ProcFSReader: ProcessSource {
             file.filesystem = SysFS.filesystemName(exeLink)
         }
         return file
-    }
-
-    /// NUL-separated strings; the final terminator does not make an empty last string.
-    static func splitNUL(_ bytes: [UInt8]) -> StringList {
-        StringList(nulSeparated: bytes)
     }
 
     /// The cgroup v2 line (`0::/path`) of /proc/<pid>/cgroup.

@@ -157,7 +157,7 @@ extension RecordDecoder {
         if name.isEmpty, let file {
             name = ModuleInfo.name(ofFileAt: file.path) ?? ModuleInfo.baseName(ofModuleFile: file.path)
         }
-        let argv = args.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        let argv = StringList(args.split(separator: " ", omittingEmptySubsequences: true).map(String.init))
         let payload = LoadModulePayload(
             name: name, loadedFromMemory: fromMemory, argv: argv,
             argsTruncated: Self.hasFlag(flags, CSM_MOD_ARGS_TRUNCATED), file: file)

@@ -181,18 +181,7 @@ public final class ExpressionCompiler {
               case .string(let read) = spec.accessor else { return nil }
         if spec.iteratesAncestors {
             let reader: (EvalContext, StringBody) -> Bool = { ctx, body in
-                let saved = ctx.ancestor
-                var current = ctx.event.process?.parent
-                var depth = 0
-                var found = false
-                while let a = current, depth < 1_024 {
-                    ctx.ancestor = a
-                    if read(ctx, body) { found = true; break }
-                    current = a.parent
-                    depth += 1
-                }
-                ctx.ancestor = saved
-                return found
+                ExpressionCompiler.anyAncestor(ctx) { read(ctx, body) }
             }
             return ApproverTerm(fieldName: spec.name, read: reader, operands: operands, isPath: spec.isPath, isArray: true, scope: spec.scope)
         }
@@ -427,21 +416,28 @@ public final class ExpressionCompiler {
 
     // MARK: - Comparisons
 
-    static func anyAncestor(_ p: @escaping Predicate) -> Predicate {
-        return { ctx in
-            let saved = ctx.ancestor
-            var current = ctx.event.process?.parent
-            var depth = 0
-            var found = false
-            while let a = current, depth < 1_024 {
-                ctx.ancestor = a
-                if p(ctx) { found = true; break }
-                current = a.parent
-                depth += 1
-            }
-            ctx.ancestor = saved
-            return found
+    /// Bounds the walk up a parent chain (a corrupt chain may loop).
+    static let maxAncestors = 1_024
+
+    /// Points `ctx.ancestor` at each ancestor of the event's process in turn, nearest first, until
+    /// `test` holds; returns whether it did. `ctx.ancestor` is restored afterwards.
+    @inline(__always)
+    static func anyAncestor(_ ctx: EvalContext, _ test: () -> Bool) -> Bool {
+        let saved = ctx.ancestor
+        defer { ctx.ancestor = saved }
+        var current = ctx.event.process?.parent
+        var depth = 0
+        while let a = current, depth < maxAncestors {
+            ctx.ancestor = a
+            if test() { return true }
+            current = a.parent
+            depth += 1
         }
+        return false
+    }
+
+    static func anyAncestor(_ p: @escaping Predicate) -> Predicate {
+        { ctx in anyAncestor(ctx) { p(ctx) } }
     }
 
     private func compare(_ op: String, _ a: Expr, _ b: Expr, _ p: SourcePosition) throws -> CValue {

@@ -131,7 +131,7 @@ public enum EventJSONReader {
             let m = root["module"] as? [String: Any] ?? [:]
             return .loadModule(LoadModulePayload(
                 name: m["name"] as? String ?? "", loadedFromMemory: m["loaded_from_memory"] as? Bool ?? false,
-                argv: m["argv"] as? [String] ?? [], argsTruncated: m["args_truncated"] as? Bool ?? false, file: fileJSON.map(self.file)))
+                argv: StringList(m["argv"] as? [String] ?? []), argsTruncated: m["args_truncated"] as? Bool ?? false, file: fileJSON.map(self.file)))
         case .unloadModule:
             let m = root["module"] as? [String: Any] ?? [:]
             return .unloadModule(UnloadModulePayload(name: m["name"] as? String ?? ""))

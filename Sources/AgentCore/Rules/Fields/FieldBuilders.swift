@@ -15,15 +15,6 @@ enum Read {
         .bool { ctx in get(ctx) ?? false }
     }
 
-    /// Every string of an array.
-    static func strings(_ get: @escaping (EvalContext) -> [String]?) -> FieldAccessor {
-        .string { ctx, body in
-            guard let values = get(ctx) else { return false }
-            for v in values where withBytes(v, body) { return true }
-            return false
-        }
-    }
-
     /// Every string of a packed list (arguments, environment).
     static func strings(_ get: @escaping (EvalContext) -> StringList?) -> FieldAccessor {
         .string { ctx, body in
@@ -43,11 +34,11 @@ enum Read {
     }
 
     /// Strings joined by one space, assembled in a scratch buffer per read (rare fields).
-    static func joined(_ get: @escaping (EvalContext) -> [String]?) -> FieldAccessor {
+    static func joined(_ get: @escaping (EvalContext) -> StringList?) -> FieldAccessor {
         let scratch = ByteScratch()
         return .string { ctx, body in
             guard let values = get(ctx), !values.isEmpty else { return withEmpty(body) }
-            if values.count == 1 { return withBytes(values[0], body) }
+            if values.count == 1 { return values.withUTF8(0, body) }
             scratch.bytes.removeAll(keepingCapacity: true)
             appendJoined(values, to: &scratch.bytes)
             return scratch.bytes.withUnsafeBufferPointer { body($0) }
@@ -143,22 +134,6 @@ enum Read {
                 return false
             })
         }
-    }
-}
-
-/// Appends the UTF-8 bytes of `s` (one copy for native strings, instead of a byte-by-byte walk).
-@inline(__always)
-func appendUTF8(_ s: String, to bytes: inout [UInt8]) {
-    let done: Void? = s.utf8.withContiguousStorageIfAvailable { bytes.append(contentsOf: $0) }
-    if done == nil { bytes.append(contentsOf: s.utf8) }
-}
-
-/// Appends `values` joined by one space.
-@inline(__always)
-func appendJoined(_ values: [String], to bytes: inout [UInt8]) {
-    for i in values.indices {
-        if i > 0 { bytes.append(32) }
-        appendUTF8(values[i], to: &bytes)
     }
 }
 

@@ -85,7 +85,7 @@ public final class FieldRegistry {
         }
         add("container.id", .string, nil, "Container id of the process, empty outside containers", scope: .process, accessor: Read.string { $0.event.process?.containerID })
         add("container.created_at", .time, nil, "Container creation time (not tracked by the agent: 0, i.e. long ago)", accessor: Read.int { _ in 0 })
-        add("container.tags", .string, nil, "Container tags (not tracked by the agent: empty)", isArray: true, accessor: Read.strings { _ -> [String]? in nil })
+        add("container.tags", .string, nil, "Container tags (not tracked by the agent: empty)", isArray: true, accessor: Read.strings { _ in nil })
         add("container.runtime", .string, nil, "Container runtime (not tracked by the agent: empty)", accessor: Read.string { _ in nil })
         add("cgroup.id", .string, nil, "cgroup path of the process", scope: .process, accessor: Read.string { $0.event.process?.cgroupPath })
         add("cgroup.file.inode", .int, nil, "Inode of the cgroup directory (the kernel cgroup id)", accessor: Read.int { ctx in
