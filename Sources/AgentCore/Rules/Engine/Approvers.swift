@@ -316,6 +316,11 @@ final class ApproverIndex {
         /// True when every pattern prefix has two bytes or more (else `startPairs` cannot rule out
         /// the patterns).
         let prefixesFiltered: Bool
+        /// A value of two bytes or more that `startPairs` rules out and that is shorter than this
+        /// matches no entry at all: no exact value or prefix starts like it, it is too short to hold
+        /// a literal pattern's literal, and there are no `!=` or regex entries. Most values of
+        /// multi-valued fields (the ~37 environment names of an exec) stop there.
+        let quickRejectBelow: Int
 
         init(name: String, read: @escaping (EvalContext, StringBody) -> Bool, scope: FieldScope, exact: [([UInt8], [Int32])],
              patterns: [(Glob, Int32)], literalPatterns: LiteralIndex, notEqual: [([UInt8], Int32)], contains: [([UInt8], Int32)],
@@ -325,6 +330,7 @@ final class ApproverIndex {
             let starts = exact.map(\.0).filter { $0.count >= 2 } + patterns.map(\.0.prefix).filter { $0.count >= 2 }
             startPairs = BytePairSet(starts.map { ($0[0], $0[1]) })
             prefixesFiltered = patterns.allSatisfy { $0.0.prefix.count >= 2 }
+            quickRejectBelow = prefixesFiltered && notEqual.isEmpty && contains.isEmpty ? literalPatterns.shortestLiteral : 0
             self.name = name
             self.read = read
             self.exact = BytesTable(exact)
@@ -558,6 +564,7 @@ final class ApproverIndex {
     static func mark(_ field: FieldIndex, _ ctx: EvalContext, _ bits: UnsafeMutablePointer<UInt64>) {
         _ = field.read(ctx) { v in
             let startMisses = v.count >= 2 && !field.startPairs.contains(v[0], v[1])
+            if startMisses && v.count < field.quickRejectBelow { return false }
             let e = startMisses ? -1 : field.exact.find(v)
             if e >= 0 {
                 for k in field.exact.valueRange(e) {

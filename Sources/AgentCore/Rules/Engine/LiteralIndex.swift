@@ -27,6 +27,8 @@ final class LiteralIndex {
     /// Distance between the tested positions: the shortest literal's length minus one.
     private let step: Int
     let isEmpty: Bool
+    /// The shortest literal's length (`Int.max` without entries): a shorter value matches no entry.
+    let shortestLiteral: Int
 
     /// Entries whose longest literal is shorter than two bytes cannot be indexed: `indexable` says which.
     static func indexable(_ g: Glob) -> Bool { g.longestLiteral.count >= 2 }
@@ -58,6 +60,7 @@ final class LiteralIndex {
         self.nodeNext = nodeNext
         pairs = BytePairSet(pairList)
         step = max((literals.map(\.count).min() ?? 2) - 1, 1)
+        shortestLiteral = literals.map(\.count).min() ?? Int.max
         isEmpty = items.isEmpty
     }
 

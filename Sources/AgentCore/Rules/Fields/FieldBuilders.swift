@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// Small constructors for field accessors, shared by the process, file and event field tables.
 enum Read {
     static func string(_ get: @escaping (EvalContext) -> String?) -> FieldAccessor {
@@ -50,9 +56,9 @@ enum Read {
         .string { ctx, body in
             guard let values = get(ctx) else { return false }
             return values.containsUTF8 { b in
-                var end = 0
-                while end < b.count, b[end] != 61 { end += 1 }  // '='
-                return body(UnsafeBufferPointer(rebasing: b[0..<end]))
+                // libc's vectorized memchr: about 37 names per exec.
+                guard let base = b.baseAddress, let equal = memchr(base, 61, b.count) else { return body(b) }  // '='
+                return body(UnsafeBufferPointer(start: base, count: UnsafeRawPointer(equal) - UnsafeRawPointer(base)))
             }
         }
     }
