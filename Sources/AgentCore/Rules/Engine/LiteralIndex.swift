@@ -59,8 +59,8 @@ final class LiteralIndex {
         self.nodeOffset = nodeOffset
         self.nodeNext = nodeNext
         pairs = BytePairSet(pairList)
-        step = max((literals.map(\.count).min() ?? 2) - 1, 1)
         shortestLiteral = literals.map(\.count).min() ?? Int.max
+        step = literals.isEmpty ? 1 : max(shortestLiteral - 1, 1)
         isEmpty = items.isEmpty
     }
 

@@ -129,8 +129,10 @@ for (name, list) in [("open", events.open), ("exec", events.exec), ("stream", ev
         while fixed.map({ count < $0 }) ?? (count < list.count * 4 || nowSeconds() - start < seconds) {
             // Events are evaluated in place, as the agent's pipeline does: `for e in list` or `list[i]`
             // would copy (retain and release) every event.
-            for i in events.indices { matches &+= set.countMatches(at: events.baseAddress! + i, context: context) }
-            count += list.count
+            // A fixed count stops exactly there, so two counts' difference is their evaluations.
+            let n = fixed.map { min(list.count, $0 - count) } ?? list.count
+            for i in 0..<n { matches &+= set.countMatches(at: events.baseAddress! + i, context: context) }
+            count += n
         }
         rates.append(Double(count) / (nowSeconds() - start))
         total += count
