@@ -5,12 +5,7 @@ import XCTest
 /// Approver results kept on process entries (`ApproverCache`) must follow every change to the
 /// entries they were read from.
 final class ApproverCacheTests: XCTestCase {
-    private func ruleSet(_ policy: String) throws -> RuleSet {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("approver-cache-\(getpid()).policy")
-        try policy.write(to: url, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: url) }
-        return PolicyLoader().load(paths: [url.path]).ruleSet
-    }
+    private func ruleSet(_ policy: String) throws -> RuleSet { try T.ruleSet(policy) }
 
     func testKeptResultsFollowProcessAndChainChanges() throws {
         let set = try ruleSet("""

@@ -172,25 +172,9 @@ final class ApproverTests: XCTestCase {
     /// `FieldIndex.quickRejectBelow`); names long enough to hold a literal pattern's literal, whatever
     /// they start with, must still reach it.
     func testEnvironmentNamesQuickReject() throws {
-        let policy = """
-        rules:
-          - id: exact_env
-            expression: exec.envs in ["LD_PRELOAD"]
-          - id: literal_env
-            expression: exec.envs in [~"*GLIBC_TUNABLES*"]
-          - id: prefix_env
-            expression: exec.envs in [~"PY*"]
-        """
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("envs-\(getpid()).policy")
-        try policy.write(to: url, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: url) }
-        let set = PolicyLoader().load(paths: [url.path]).ruleSet
+        let set = try T.ruleSet(T.environmentRules)
         XCTAssertEqual(set.rulesWithoutApprover(for: .exec), [])
-        func exec(_ envs: StringList) -> Event {
-            let p = ProcessEntry(pid: 9, comm: "sh", executable: FileInfo(path: "/bin/sh"), envs: envs)
-            return Event(type: .exec, pid: 9, process: p, payload: .exec(ExecPayload(
-                file: p.executable!, credentials: p.credentials, ppid: 1, argv0: "sh", args: [], envs: envs)))
-        }
+        func exec(_ envs: StringList) -> Event { T.exec(envs: envs) }
         let cases: [(StringList, [String])] = [
             (["HOME=/root", "XGLIBC_TUNABLES=1"], ["literal_env"]),
             (["GLIBC_TUNABLES=glibc.malloc"], ["literal_env"]),

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import AgentCore
 
@@ -45,6 +46,33 @@ enum T {
     }
 
     static let corpus = "/work/shared/corpus/datadog-default.policy"
+
+    /// The rule set of a policy given as text.
+    static func ruleSet(_ policy: String) throws -> RuleSet {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("test-\(getpid())-\(UInt64.random(in: 0...UInt64.max)).policy")
+        try policy.write(to: url, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: url) }
+        return PolicyLoader().load(paths: [url.path]).ruleSet
+    }
+
+    /// Rules on environment names, one per kind of approver entry (exact, literal, prefix).
+    static let environmentRules = """
+    rules:
+      - id: exact_env
+        expression: exec.envs in ["LD_PRELOAD"]
+      - id: literal_env
+        expression: exec.envs in [~"*GLIBC_TUNABLES*"]
+      - id: prefix_env
+        expression: exec.envs in [~"PY*"]
+
+    """
+
+    /// An exec of /bin/sh with the environment `envs`.
+    static func exec(envs: StringList) -> Event {
+        let p = ProcessEntry(pid: 9, comm: "sh", executable: FileInfo(path: "/bin/sh"), envs: envs)
+        return Event(type: .exec, pid: 9, process: p, payload: .exec(ExecPayload(
+            file: p.executable!, credentials: p.credentials, ppid: 1, argv0: "sh", args: [], envs: envs)))
+    }
 }
 
 /// The seeded generator of the randomized tests (SplitMix64): same seed, same inputs.

@@ -101,6 +101,14 @@ public struct StringList: Sendable, Hashable {
         }
     }
 
+    /// Calls `body` with the packed bytes and the end offset of each element (element `i` is
+    /// `bytes[ends[i - 1]..<ends[i]]`, the first starts at 0), for a pass that needs no closure
+    /// call per element.
+    @inline(__always)
+    public func withStorage<R>(_ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt32>) throws -> R) rethrows -> R {
+        try utf8.withUnsafeBufferPointer { bytes in try ends.withUnsafeBufferPointer { try body(bytes, $0) } }
+    }
+
     /// Calls `body` with the UTF-8 bytes of element `i`.
     @inline(__always)
     public func withUTF8<R>(_ i: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {

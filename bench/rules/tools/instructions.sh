@@ -19,7 +19,7 @@ stripped=$(mktemp)
 trap 'rm -f "$stripped"' EXIT
 strip --strip-debug -o "$stripped" "$binary"
 count() {
-    RULES_BENCH_ONLY=${RULES_BENCH_ONLY:-exec} RULES_BENCH_EVENTS=$1 \
+    SWIFT_DETERMINISTIC_HASHING=1 RULES_BENCH_ONLY=${RULES_BENCH_ONLY:-exec} RULES_BENCH_EVENTS=$1 \
         valgrind --tool=callgrind --callgrind-out-file=/dev/null "$stripped" "$policy" "$events" 2>&1 |
         awk '/Collected/ {print $4}'
 }

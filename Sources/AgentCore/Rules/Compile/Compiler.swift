@@ -185,7 +185,9 @@ public final class ExpressionCompiler {
             }
             return ApproverTerm(fieldName: spec.name, read: reader, operands: operands, isPath: spec.isPath, isArray: true, scope: spec.scope)
         }
-        return ApproverTerm(fieldName: spec.name, read: read, operands: operands, isPath: spec.isPath, isArray: spec.isArray, scope: spec.scope)
+        var term = ApproverTerm(fieldName: spec.name, read: read, operands: operands, isPath: spec.isPath, isArray: spec.isArray, scope: spec.scope)
+        term.environment = spec.environment
+        return term
     }
 
     // MARK: - Macros and names

@@ -22,6 +22,8 @@ struct ApproverTerm {
     /// A whole conjunct tested as it is (no field, no operands): kept per process when `scope` is
     /// `.process` or `.chain`, tested per event when `.event` (cheap integer comparisons only).
     var predicate: PredicateBox?
+    /// Environment-name fields: the list the names come from (see `FieldSpec.environment`).
+    var environment: ((EvalContext) -> StringList?)?
 
     /// A string comparison term.
     init(fieldName: String, read: @escaping (EvalContext, StringBody) -> Bool, operands: [StringOperand], isPath: Bool,
@@ -321,10 +323,13 @@ final class ApproverIndex {
         /// a literal pattern's literal, and there are no `!=` or regex entries. Most values of
         /// multi-valued fields (the ~37 environment names of an exec) stop there.
         let quickRejectBelow: Int
+        /// Environment-name fields: the marks of recently seen environment lists.
+        let environmentMarks: EnvironmentMarkCache?
 
-        init(name: String, read: @escaping (EvalContext, StringBody) -> Bool, scope: FieldScope, exact: [([UInt8], [Int32])],
-             patterns: [(Glob, Int32)], literalPatterns: LiteralIndex, notEqual: [([UInt8], Int32)], contains: [([UInt8], Int32)],
-             ruleMask: [UInt64]) {
+        init(name: String, read: @escaping (EvalContext, StringBody) -> Bool, environment: ((EvalContext) -> StringList?)? = nil,
+             scope: FieldScope, exact: [([UInt8], [Int32])], patterns: [(Glob, Int32)], literalPatterns: LiteralIndex,
+             notEqual: [([UInt8], Int32)], contains: [([UInt8], Int32)], ruleMask: [UInt64]) {
+            environmentMarks = environment.map { EnvironmentMarkCache(list: $0, words: 2 * ruleMask.count) }
             self.ruleMask = ruleMask
             self.scope = scope
             let starts = exact.map(\.0).filter { $0.count >= 2 } + patterns.map(\.0.prefix).filter { $0.count >= 2 }
@@ -449,6 +454,7 @@ final class ApproverIndex {
         var containsByField: [String: [([UInt8], Int32)]] = [:]
         var masks: [String: [UInt64]] = [:]
         var readers: [String: StringSource] = [:]
+        var environments: [String: (EvalContext) -> StringList?] = [:]
         var scopes: [String: FieldScope] = [:]
         var order: [String] = []
         for (i, a) in approvers.enumerated() {
@@ -459,6 +465,7 @@ final class ApproverIndex {
                 for t in terms where t.predicate == nil {
                     if readers[t.fieldName] == nil {
                         readers[t.fieldName] = StringSource(t.read)
+                        environments[t.fieldName] = t.environment
                         scopes[t.fieldName] = t.scope
                         order.append(t.fieldName)
                         masks[t.fieldName] = [UInt64](repeating: 0, count: words)
@@ -491,7 +498,8 @@ final class ApproverIndex {
         }
         return order.map { name in
             let exact = (exactByField[name] ?? [:]).sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { ($0.key, $0.value) }
-            let f = FieldIndex(name: name, read: readers[name]!.read, scope: scopes[name]!, exact: exact, patterns: globsByField[name] ?? [],
+            let f = FieldIndex(name: name, read: readers[name]!.read, environment: environments[name], scope: scopes[name]!,
+                               exact: exact, patterns: globsByField[name] ?? [],
                                literalPatterns: LiteralIndex(literalGlobsByField[name] ?? []),
                                notEqual: notEqualByField[name] ?? [], contains: containsByField[name] ?? [], ruleMask: masks[name]!)
             return f
@@ -562,6 +570,16 @@ final class ApproverIndex {
     /// Sets the slots of the entries of `field` that its value(s) match.
     @inline(__always)
     static func mark(_ field: FieldIndex, _ ctx: EvalContext, _ bits: UnsafeMutablePointer<UInt64>) {
+        if let cache = field.environmentMarks {
+            cache.mark(ctx, bits) { markValues(field, ctx, $0) }
+            return
+        }
+        markValues(field, ctx, bits)
+    }
+
+    /// `mark` without the environment cache: every value read and looked up.
+    @inline(__always)
+    static func markValues(_ field: FieldIndex, _ ctx: EvalContext, _ bits: UnsafeMutablePointer<UInt64>) {
         _ = field.read(ctx) { v in
             let startMisses = v.count >= 2 && !field.startPairs.contains(v[0], v[1])
             if startMisses && v.count < field.quickRejectBelow { return false }

@@ -53,11 +53,12 @@ public final class FieldRegistry {
 
     func add(
         _ name: String, _ type: SECLType, _ eventType: EventType?, _ description: String, isArray: Bool = false,
-        isPath: Bool = false, iterates: Bool = false, scope: FieldScope? = nil, accessor: FieldAccessor
+        isPath: Bool = false, iterates: Bool = false, scope: FieldScope? = nil, accessor: FieldAccessor,
+        environment: ((EvalContext) -> StringList?)? = nil
     ) {
         fields[name] = FieldSpec(
             name: name, type: type, isArray: isArray || iterates, eventType: eventType, description: description,
-            isPath: isPath, iteratesAncestors: iterates, scope: scope ?? addingScope, accessor: accessor)
+            isPath: isPath, iteratesAncestors: iterates, scope: scope ?? addingScope, accessor: accessor, environment: environment)
     }
 
     // MARK: - Common fields
@@ -144,7 +145,9 @@ public final class FieldRegistry {
         a("args_flags", "Flags in the arguments (`-x`, `--long`)", Read.argFlags { proc($0)?.args })
         a("args_options", "Options in the arguments (`name=value`)", Read.argOptions(slot("\(source).args_options"), proc))
         b("args_truncated", "True when the arguments were truncated") { $0.argsTruncated }
-        a("envs", "Environment variable names", Read.envNames { proc($0)?.envs })
+        let envs: (EvalContext) -> StringList? = { proc($0)?.envs }
+        add("\(prefix).envs", .string, eventType, "Environment variable names of the \(what)", isArray: true, iterates: iterates,
+            accessor: Read.envNames(envs), environment: iterates ? nil : envs)
         a("envp", "Environment variables (`NAME=value`)", Read.strings { proc($0)?.envs })
         b("envs_truncated", "True when the environment was truncated") { $0.envsTruncated }
         i("uid", "Real uid") { Int64($0.credentials.uid) }

@@ -36,4 +36,8 @@ public struct FieldSpec {
     public let iteratesAncestors: Bool
     let scope: FieldScope
     let accessor: FieldAccessor
+    /// For environment-name fields of one process (`exec.envs`, not `process.ancestors.envs`): the
+    /// list whose elements (`NAME=value`) the names come from, so that the approvers can keep their
+    /// results per list (`EnvironmentMarkCache`).
+    var environment: ((EvalContext) -> StringList?)? = nil
 }
