@@ -323,7 +323,7 @@ final class ApproverIndex {
         /// a literal pattern's literal, and there are no `!=` or regex entries. Most values of
         /// multi-valued fields (the ~37 environment names of an exec) stop there.
         let quickRejectBelow: Int
-        /// Environment-name fields: the marks of recently seen environment lists.
+        /// Environment-name fields read per event: the marks of recently seen environment lists.
         let environmentMarks: EnvironmentMarkCache?
 
         init(name: String, read: @escaping (EvalContext, StringBody) -> Bool, environment: ((EvalContext) -> StringList?)? = nil,
@@ -420,12 +420,12 @@ final class ApproverIndex {
         }
         self.always = always
         approvedCount = approved
-        let fields = ApproverIndex.fieldIndexes(approvers, level: 0, stride: stride, words: words)
-        let secondFields = ApproverIndex.fieldIndexes(approvers, level: 1, stride: stride, words: words)
-        self.fields = fields
-        self.secondFields = secondFields
         // Where each scope's results live: read per event, or kept on the process or parent entry.
         func storage(_ scope: FieldScope) -> FieldScope { scope == .process && !cachesProcess ? .event : scope }
+        let fields = ApproverIndex.fieldIndexes(approvers, level: 0, stride: stride, words: words, storage: storage)
+        let secondFields = ApproverIndex.fieldIndexes(approvers, level: 1, stride: stride, words: words, storage: storage)
+        self.fields = fields
+        self.secondFields = secondFields
         eventFields = fields.filter { storage($0.scope) == .event }
         eventSecondFields = secondFields.filter { storage($0.scope) == .event }
         var predicates: [(level: Int, scope: FieldScope, term: PredicateTerm)] = []
@@ -446,7 +446,11 @@ final class ApproverIndex {
         chainKept = KeptTerms(fields: (fields + secondFields).filter { storage($0.scope) == .chain }, predicates: terms(.chain))
     }
 
-    private static func fieldIndexes(_ approvers: [Approver?], level: Int, stride: Int, words: Int) -> [FieldIndex] {
+    /// The field indexes of one group level. `storage` says where a scope's results live: only
+    /// fields read per event get an environment cache (kept results are already read once per
+    /// process or parent).
+    private static func fieldIndexes(_ approvers: [Approver?], level: Int, stride: Int, words: Int,
+                                     storage: (FieldScope) -> FieldScope) -> [FieldIndex] {
         var exactByField: [String: [[UInt8]: [Int32]]] = [:]
         var globsByField: [String: [(Glob, Int32)]] = [:]
         var literalGlobsByField: [String: [(Glob, Int32)]] = [:]
@@ -498,7 +502,8 @@ final class ApproverIndex {
         }
         return order.map { name in
             let exact = (exactByField[name] ?? [:]).sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { ($0.key, $0.value) }
-            let f = FieldIndex(name: name, read: readers[name]!.read, environment: environments[name], scope: scopes[name]!,
+            let f = FieldIndex(name: name, read: readers[name]!.read, environment: storage(scopes[name]!) == .event ? environments[name] : nil,
+                               scope: scopes[name]!,
                                exact: exact, patterns: globsByField[name] ?? [],
                                literalPatterns: LiteralIndex(literalGlobsByField[name] ?? []),
                                notEqual: notEqualByField[name] ?? [], contains: containsByField[name] ?? [], ruleMask: masks[name]!)
