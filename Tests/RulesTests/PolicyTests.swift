@@ -181,6 +181,20 @@ final class PolicyTests: XCTestCase {
         XCTAssertEqual(EventJSONReader.rfc3339("1970-01-01T00:00:01.5Z"), 1_500_000_000)
     }
 
+    /// Flag and constant names as the serializer writes them: one name, a list, `A | B` with or
+    /// without spaces, hexadecimal, decimal and unknown `AF_` numbers.
+    func testFlagValues() {
+        XCTAssertEqual(EventJSONReader.flagValue("O_WRONLY"), 1)
+        XCTAssertEqual(EventJSONReader.flagValue(["O_WRONLY", "O_CREAT"]), 0o101)
+        XCTAssertEqual(EventJSONReader.flagValue("O_WRONLY | O_CREAT"), 0o101)
+        XCTAssertEqual(EventJSONReader.flagValue(" O_WRONLY|\tO_CREAT "), 0o101)
+        XCTAssertEqual(EventJSONReader.flagValue("0x10 | 3"), 0x13)
+        XCTAssertEqual(EventJSONReader.flagValue("AF_42"), 42)
+        XCTAssertEqual(EventJSONReader.flagValue("NO_SUCH_FLAG"), 0)
+        XCTAssertEqual(EventJSONReader.flagValue(7), 7)
+        XCTAssertEqual(EventJSONReader.capabilities(["CAP_SYS_ADMIN", "CAP_BPF"]), 1 << 21 | 1 << 39)
+    }
+
     func testFieldsListing() {
         let text = PolicyTools.fieldsListing(json: false)
         for name in ["process.ancestors.file.path", "open.flags", "exec.args_flags", "load_module.name", "container.id", "cgroup.id", "bind.addr.ip"] {

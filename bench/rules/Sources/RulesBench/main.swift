@@ -56,8 +56,10 @@ func recordedEvents(_ path: String) -> (open: [Event], exec: [Event], stream: [E
     var stream: [Event] = []
     // Events share their process entries as in the agent's process tree (and its approver caches).
     let replay = EventReplay()
-    for line in text.split(separator: "\n") {
-        guard let e = try? replay.event(fromLine: String(line)) else { continue }
+    // Split on the newline byte: splitting the String by Character walks grapheme clusters and
+    // took a third of the loading time of a large recording.
+    for line in text.utf8.split(separator: 10) {
+        guard let e = try? replay.event(fromLine: String(Substring(line))) else { continue }
         if e.type == .open { opens.append(e) } else if e.type == .exec { execs.append(e) }
         if e.type == .open || e.type == .exec { stream.append(e) }
     }
