@@ -23,12 +23,12 @@ public final class FieldRegistry {
     public init() {
         addCommon()
         addProcess(prefix: "process", source: "process", eventType: nil, iterates: false, scope: .process, description: "process") {
-            $0.event.process
+            unretained($0.event.process)
         }
         addProcess(prefix: "process.parent", source: "process.parent", eventType: nil, iterates: false, scope: .chain,
-                   description: "parent process") { $0.event.process?.parent }
+                   description: "parent process") { unretained($0.event.process?.parent) }
         addProcess(prefix: "process.ancestors", source: "process.ancestors", eventType: nil, iterates: true, scope: .chain,
-                   description: "an ancestor process") { $0.ancestor }
+                   description: "an ancestor process") { unretained($0.ancestor) }
         add("process.ancestors.length", .int, nil, "Number of ancestors of the process", scope: .chain, accessor: Read.int { ctx in
             var n: Int64 = 0
             var a = ctx.event.process?.parent
@@ -109,26 +109,23 @@ public final class FieldRegistry {
     /// derived-value cache slots.
     func addProcess(
         prefix: String, source: String, eventType: EventType?, iterates: Bool, scope: FieldScope = .event,
-        description what: String, _ proc: @escaping (EvalContext) -> ProcessEntry?
+        description what: String, _ proc: @escaping ProcessAccessor
     ) {
         addingScope = scope
         defer { addingScope = .event }
         func s(_ n: String, _ d: String, _ get: @escaping (ProcessEntry) -> String?) {
             add("\(prefix).\(n)", .string, eventType, "\(d) of the \(what)", iterates: iterates, accessor: Read.string { ctx in
-                if let p = proc(ctx) { return get(p) }
-                return nil
+                withProcess(proc, ctx, get)
             })
         }
         func i(_ n: String, _ d: String, _ type: SECLType = .int, _ get: @escaping (ProcessEntry) -> Int64) {
             add("\(prefix).\(n)", type, eventType, "\(d) of the \(what)", iterates: iterates, accessor: Read.int { ctx in
-                if let p = proc(ctx) { return get(p) }
-                return nil
+                withProcess(proc, ctx, get)
             })
         }
         func b(_ n: String, _ d: String, _ get: @escaping (ProcessEntry) -> Bool) {
             add("\(prefix).\(n)", .bool, eventType, "\(d) of the \(what)", iterates: iterates, accessor: Read.bool { ctx in
-                if let p = proc(ctx) { return get(p) }
-                return nil
+                withProcess(proc, ctx, get)
             })
         }
         func a(_ n: String, _ d: String, _ accessor: FieldAccessor) {
@@ -141,14 +138,14 @@ public final class FieldRegistry {
         s("argv0", "First argument (argv[0])") { $0.argv0 }
         add("\(prefix).args", .string, eventType, "Arguments, excluding argv0, as one space-separated string of the \(what)",
             iterates: iterates, accessor: Read.joined(slot("\(source).args"), proc))
-        a("argv", "Arguments, excluding argv0, as an array", Read.strings { proc($0)?.args })
-        a("args_flags", "Flags in the arguments (`-x`, `--long`)", Read.argFlags { proc($0)?.args })
+        a("argv", "Arguments, excluding argv0, as an array", Read.strings { withProcess(proc, $0) { $0.args } })
+        a("args_flags", "Flags in the arguments (`-x`, `--long`)", Read.argFlags { withProcess(proc, $0) { $0.args } })
         a("args_options", "Options in the arguments (`name=value`)", Read.argOptions(slot("\(source).args_options"), proc))
         b("args_truncated", "True when the arguments were truncated") { $0.argsTruncated }
-        let envs: (EvalContext) -> StringList? = { proc($0)?.envs }
+        let envs: (EvalContext) -> StringList? = { withProcess(proc, $0) { $0.envs } }
         add("\(prefix).envs", .string, eventType, "Environment variable names of the \(what)", isArray: true, iterates: iterates,
             accessor: Read.envNames(envs), environment: iterates ? nil : envs)
-        a("envp", "Environment variables (`NAME=value`)", Read.strings { proc($0)?.envs })
+        a("envp", "Environment variables (`NAME=value`)", Read.strings { withProcess(proc, $0) { $0.envs } })
         b("envs_truncated", "True when the environment was truncated") { $0.envsTruncated }
         i("uid", "Real uid") { Int64($0.credentials.uid) }
         i("gid", "Real gid") { Int64($0.credentials.gid) }
@@ -184,7 +181,7 @@ public final class FieldRegistry {
     /// Where a group of file fields reads from: the event's own file, or a process's executable.
     enum FileSource {
         case event
-        case executable((EvalContext) -> ProcessEntry?)
+        case executable(ProcessAccessor)
     }
 
     /// File fields. Each read projects one stored value (no copy of the whole `FileInfo`).
@@ -193,10 +190,7 @@ public final class FieldRegistry {
             let accessor: FieldAccessor
             switch source {
             case .event: accessor = Read.string { ctx in ctx.withFile(ev) }
-            case .executable(let proc): accessor = Read.string { ctx in
-                if let p = proc(ctx) { return ex(p) }
-                return nil
-            }
+            case .executable(let proc): accessor = Read.string { ctx in withProcess(proc, ctx, ex) }
             }
             add("\(prefix).\(n)", .string, eventType, "\(d) of the \(what)", isPath: path, iterates: iterates, accessor: accessor)
         }
@@ -204,10 +198,7 @@ public final class FieldRegistry {
             let accessor: FieldAccessor
             switch source {
             case .event: accessor = Read.int { ctx in ctx.withFile(ev) }
-            case .executable(let proc): accessor = Read.int { ctx in
-                if let p = proc(ctx) { return ex(p) }
-                return nil
-            }
+            case .executable(let proc): accessor = Read.int { ctx in withProcess(proc, ctx, ex) }
             }
             add("\(prefix).\(n)", type, eventType, "\(d) of the \(what)", iterates: iterates, accessor: accessor)
         }
@@ -236,9 +227,9 @@ public final class FieldRegistry {
             upper = Read.bool { ctx in ctx.withFile { $0.inUpperLayer } }
             ext = .string { ctx, body in ctx.withFile { FieldRegistry.withExtension($0.name, body) } ?? withEmpty(body) }
         case .executable(let proc):
-            upper = Read.bool { proc($0)?.executable?.inUpperLayer }
+            upper = Read.bool { withProcess(proc, $0) { $0.executable?.inUpperLayer } }
             ext = .string { ctx, body in
-                guard let name = proc(ctx)?.executable?.name else { return withEmpty(body) }
+                guard let name = withProcess(proc, ctx, { $0.executable?.name }) else { return withEmpty(body) }
                 return FieldRegistry.withExtension(name, body)
             }
         }
