@@ -27,6 +27,10 @@ final class EnvironmentMarkCacheTests: XCTestCase {
             (["HOME=/root", "_=/usr/bin/find", "PATH=/bin"], []),
             // The same shape again, one name differing.
             (["HOME=/root", "_=/usr/bin/date", "PYTH=/bin"], ["prefix_env"]),
+            // Names differing before the last 8 bytes of their element, which the hash reads:
+            // equal hashes, told apart by the comparison.
+            (["HOME=/root", "LD_PRELOAD=/opt/lib/x.so"], ["exact_env"]),
+            (["HOME=/root", "LD_PRELOAE=/opt/lib/x.so"], []),
             // The same bytes split differently: `LD_PRELOADX` and `` versus `LD_PRELOAD` and `X`.
             (["LD_PRELOADX", "=1"], []),
             (["LD_PRELOAD", "X=1"], ["exact_env"]),
@@ -44,6 +48,10 @@ final class EnvironmentMarkCacheTests: XCTestCase {
             let expected = i % 3 == 0 ? ["exact_env"] : i % 3 == 1 ? ["literal_env"] : []
             cases.append((["HOME=/root", "_=/usr/bin/cmd\(i)", "\(name)=1"], expected))
         }
+        // The two lists differing before their last 8 bytes do share a hash.
+        let sameTail: [StringList] = [["HOME=/root", "LD_PRELOAD=/opt/lib/x.so"], ["HOME=/root", "LD_PRELOAE=/opt/lib/x.so"]]
+        let tailHashes = sameTail.map { $0.withStorage { EnvironmentMarkCache.hash($0, $1) } }
+        XCTAssertEqual(tailHashes[0], tailHashes[1])
         // Three passes, forwards and backwards, so that lists come back after others replaced them.
         for pass in 0..<3 {
             for (envs, expected) in pass == 1 ? cases.reversed() : cases {
