@@ -22,9 +22,12 @@ struct IntSource {
     func callAsFunction(_ ctx: EvalContext, _ body: IntBody) -> Bool { read(ctx, body) }
 }
 
-/// A compiled predicate wrapped like `StringSource`, for arrays of predicates.
-struct PredicateBox {
+/// A compiled predicate in an object, for lists of predicates. A class, so that the evaluation loops
+/// can hold it unretained (`Unmanaged`) and call it without retaining it: a closure read from an
+/// array is retained for the call, one atomic pair per candidate rule.
+final class PredicateBox {
     let evaluate: Predicate
+    init(evaluate: @escaping Predicate) { self.evaluate = evaluate }
     @inline(__always)
     func callAsFunction(_ ctx: EvalContext) -> Bool { evaluate(ctx) }
 }

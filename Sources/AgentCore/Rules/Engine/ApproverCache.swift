@@ -47,15 +47,19 @@ final class ApproverCache {
     static func isCurrent(_ slot: Slot, _ entry: ProcessEntry) -> Bool {
         if slot.revisions.isEmpty { return false }
         if slot.scope == .process { return slot.revisions[0] == entry.revision }
-        let revisions = slot.revisions
-        var i = 0
-        var current: ProcessEntry? = entry
-        while let e = current {
-            if i == revisions.count || revisions[i] != e.revision { return false }
-            i += 1
-            current = e.parent
+        return slot.revisions.withUnsafeBufferPointer { revisions in
+            // Walked unretained: the chain is reachable from `entry` for the whole walk, and a
+            // retained `parent` cost an atomic retain and release per ancestor and event.
+            var i = 0
+            var current: Unmanaged<ProcessEntry>? = Unmanaged.passUnretained(entry)
+            while let e = current {
+                let (revision, parent) = e._withUnsafeGuaranteedRef { ($0.revision, $0.parent.map { Unmanaged.passUnretained($0) }) }
+                if i == revisions.count || revisions[i] != revision { return false }
+                i += 1
+                current = parent
+            }
+            return i == revisions.count
         }
-        return i == revisions.count
     }
 
     /// Records the revisions `slot` is filled at; false when the chain is too deep to cache.

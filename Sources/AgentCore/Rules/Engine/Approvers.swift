@@ -359,6 +359,11 @@ final class ApproverIndex {
     /// kept per process.
     let eventFields: [FieldIndex]
     let eventSecondFields: [FieldIndex]
+    /// The same, unretained, for the per-event loops: an element read from an array is retained
+    /// for the call that uses it (about 14 atomic retains and releases per exec event); these stay
+    /// alive as long as the strong lists above, which the index owns.
+    private let eventFieldRefs: [Unmanaged<FieldIndex>]
+    private let eventSecondFieldRefs: [Unmanaged<FieldIndex>]
     /// Fields and predicates of either group whose results are kept on the event's process entry
     /// (`.process` scope) or on its parent entry (`.chain` scope, the same for all its children);
     /// see `ApproverCache`.
@@ -428,6 +433,8 @@ final class ApproverIndex {
         self.secondFields = secondFields
         eventFields = fields.filter { storage($0.scope) == .event }
         eventSecondFields = secondFields.filter { storage($0.scope) == .event }
+        eventFieldRefs = eventFields.map { Unmanaged.passUnretained($0) }
+        eventSecondFieldRefs = eventSecondFields.map { Unmanaged.passUnretained($0) }
         var predicates: [(level: Int, scope: FieldScope, term: PredicateTerm)] = []
         for (i, a) in approvers.enumerated() {
             for (level, group) in (a?.groups ?? []).prefix(2).enumerated() {
@@ -519,19 +526,20 @@ final class ApproverIndex {
         if !processKept.isEmpty { addKept(processKept, .process, ctx.event.process, ctx, bits) }
         if !chainKept.isEmpty { addKept(chainKept, .chain, ctx.event.process?.parent, ctx, bits) }
         var f = 0
-        while f < eventFields.count {
-            ApproverIndex.mark(eventFields[f], ctx, bits)
+        while f < eventFieldRefs.count {
+            eventFieldRefs[f]._withUnsafeGuaranteedRef { ApproverIndex.mark($0, ctx, bits) }
             f += 1
         }
         for p in eventPredicates where p.predicate(ctx) { setCandidate(bits, p.slot) }
         // Second groups: only fields that can still change the outcome of a candidate.
         f = 0
-        while f < eventSecondFields.count {
-            let field = eventSecondFields[f]
-            var live = false
-            w = 0
-            while w < words { if field.ruleMask[w] & bits[w] != 0 { live = true; break }; w += 1 }
-            if live { ApproverIndex.mark(field, ctx, bits) }
+        while f < eventSecondFieldRefs.count {
+            eventSecondFieldRefs[f]._withUnsafeGuaranteedRef { field in
+                var live = false
+                var w = 0
+                while w < words { if field.ruleMask[w] & bits[w] != 0 { live = true; break }; w += 1 }
+                if live { ApproverIndex.mark(field, ctx, bits) }
+            }
             f += 1
         }
         for p in eventSecondPredicates where bits[p.rule >> 6] & (1 << UInt64(p.rule & 63)) != 0 && p.predicate(ctx) {

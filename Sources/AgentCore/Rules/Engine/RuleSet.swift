@@ -27,6 +27,9 @@ public final class RuleSet {
     /// The predicates alone, per bucket.
     private let bucketPredicates: [[PredicateBox]]
     private let anyEventPredicates: [PredicateBox]
+    /// The same, unretained, for `evaluate` (see `PredicateBox`); the lists above own them.
+    private let bucketPredicateRefs: [[Unmanaged<PredicateBox>]]
+    private let anyEventPredicateRefs: [Unmanaged<PredicateBox>]
     private let bucketIndexes: [ApproverIndex]
     private let anyEventIndex: ApproverIndex
     private let maxWords: Int
@@ -45,6 +48,8 @@ public final class RuleSet {
         self.anyEvent = anyEvent
         bucketPredicates = buckets.map { $0.map { PredicateBox(evaluate: $0.predicate) } }
         anyEventPredicates = anyEvent.map { PredicateBox(evaluate: $0.predicate) }
+        bucketPredicateRefs = bucketPredicates.map { $0.map { Unmanaged.passUnretained($0) } }
+        anyEventPredicateRefs = anyEventPredicates.map { Unmanaged.passUnretained($0) }
         bucketIndexes = buckets.enumerated().map { i, rules in
             ApproverIndex(approvers: rules.map(\.approver),
                           cachesProcess: ApproverIndex.keepsProcessResults(for: EventType(rawValue: numericCast(i))))
@@ -90,7 +95,7 @@ public final class RuleSet {
 
     /// Evaluates the rules of one index whose candidate bit is set, in order.
     @inline(__always)
-    private func evaluate(_ index: ApproverIndex, _ predicates: [PredicateBox], _ context: EvalContext, _ body: (Int) -> Void) {
+    private func evaluate(_ index: ApproverIndex, _ predicates: [Unmanaged<PredicateBox>], _ context: EvalContext, _ body: (Int) -> Void) {
         if index.ruleCount == 0 { return }
         let bits = context.candidateBits(maxWords)
         index.candidates(context, bits)
@@ -100,7 +105,7 @@ public final class RuleSet {
             while word != 0 {
                 let j = w << 6 | word.trailingZeroBitCount
                 word &= word &- 1
-                if predicates[j](context) { body(j) }
+                if predicates[j]._withUnsafeGuaranteedRef({ $0(context) }) { body(j) }
             }
             w += 1
         }
@@ -122,9 +127,9 @@ public final class RuleSet {
         context.withEvent(at: event) {
             let i = Int(event.pointee.type.rawValue)
             if i < bucketPredicates.count {
-                evaluate(bucketIndexes[i], bucketPredicates[i], context) { body(buckets[i][$0]) }
+                evaluate(bucketIndexes[i], bucketPredicateRefs[i], context) { body(buckets[i][$0]) }
             }
-            evaluate(anyEventIndex, anyEventPredicates, context) { body(anyEvent[$0]) }
+            evaluate(anyEventIndex, anyEventPredicateRefs, context) { body(anyEvent[$0]) }
         }
     }
 
