@@ -21,6 +21,26 @@ final class OperatorTests: XCTestCase {
         XCTAssertTrue(try T.eval(#"event.service == "web" and evt.type == "exec""#, e))
     }
 
+    /// Datadog's `args_options` and the joined `args`, assembled from the arguments once per
+    /// evaluation: `--name=value`, `-o value`, flags followed by flags, lone dashes, names that do not
+    /// start with a letter or digit; then more arguments than the first buffer holds.
+    func testDerivedArgumentFields() throws {
+        let args = ["--name=value", "-o", "out", "-x", "-y", "--long", "v", "-", "--", "-9=1", "--=x", "-n", "-m"]
+        let e = T.exec("/usr/bin/tool", args: args)
+        for option in ["name=value", "o=out", "long=v", "9=1"] {
+            XCTAssertTrue(try T.eval(#"exec.args_options in ["\#(option)"]"#, e), option)
+        }
+        for notOption in ["x=-y", "y=--long", "n=-m", "=x", "out", "m", "", "v"] {
+            XCTAssertFalse(try T.eval(#"exec.args_options in ["\#(notOption)"]"#, e), notOption)
+        }
+        XCTAssertTrue(try T.eval(#"exec.args == "\#(args.joined(separator: " "))""#, e))
+        XCTAssertTrue(try T.eval(#"exec.args_options in ["o=out"] && exec.args =~ "*--long v*" && process.args_options in ["long=v"]"#, e))
+        let many = (0..<200).flatMap { ["-k\($0)", "value-number-\($0)"] }
+        let big = T.exec("/usr/bin/tool", args: many)
+        XCTAssertTrue(try T.eval(#"exec.args_options in ["k199=value-number-199"] && exec.args =~ "*-k150 value-number-150 *""#, big))
+        XCTAssertTrue(try T.eval(#"exec.args == "\#(many.joined(separator: " "))""#, big))
+    }
+
     func testIntegerAndBitwiseOperators() throws {
         let e = T.open("/etc/shadow", flags: 0o1 | 0o100)
         XCTAssertTrue(try T.eval("open.flags & O_CREAT > 0", e))

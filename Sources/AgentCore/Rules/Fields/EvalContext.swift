@@ -22,13 +22,14 @@ public final class EvalContext {
         /// Candidate-rule bit set of the approvers, grown once and reused.
         var candidates: UnsafeMutablePointer<UInt64>
         var candidateCapacity: Int
+        /// Per-evaluation cache of derived byte values, by slot (see `DerivedSlot`).
+        var derived: UnsafeMutablePointer<DerivedValue>
+        var derivedCount: Int
     }
 
     let state: UnsafeMutablePointer<State>
     /// The event of contexts made with `init(event:)` or assigned `event` (tests, one-off use).
     private let owned: UnsafeMutablePointer<Event>
-    /// Per-evaluation cache of derived byte values, by slot (see `DerivedSlot`).
-    private var derived: [DerivedValue] = []
 
     public init(event: Event = Event(type: .exit, payload: .exit(ExitPayload(cause: .exited, code: 0)))) {
         owned = .allocate(capacity: 1)
@@ -36,10 +37,15 @@ public final class EvalContext {
         let bits = UnsafeMutablePointer<UInt64>.allocate(capacity: 8)
         bits.initialize(repeating: 0, count: 8)
         state = .allocate(capacity: 1)
-        state.initialize(to: State(event: UnsafePointer(owned), ancestor: nil, generation: 1, candidates: bits, candidateCapacity: 8))
+        state.initialize(to: State(event: UnsafePointer(owned), ancestor: nil, generation: 1, candidates: bits, candidateCapacity: 8,
+                                    derived: .allocate(capacity: 0), derivedCount: 0))
     }
 
     deinit {
+        let derived = state.pointee.derived
+        for i in 0..<state.pointee.derivedCount { derived[i].bytes?.deallocate() }
+        derived.deinitialize(count: state.pointee.derivedCount)
+        derived.deallocate()
         state.pointee.candidates.deallocate()
         state.deinitialize(count: 1)
         state.deallocate()
@@ -121,16 +127,35 @@ public final class EvalContext {
     }
 
     /// Calls `body` with the bytes of a value derived from `process` (joined arguments, ...),
-    /// computed by `fill` at most once per evaluation, slot and process.
+    /// written by `fill` at most once per evaluation, slot and process. `fill` writes at most
+    /// `capacity` bytes.
     @inline(__always)
-    func withDerivedBytes(_ slot: DerivedSlot, _ process: ProcessEntry, _ fill: (inout [UInt8]) -> Void, _ body: StringBody) -> Bool {
+    func withDerivedBytes(_ slot: DerivedSlot, _ process: ProcessEntry, capacity: Int, _ fill: (inout ByteWriter) -> Void,
+                          _ body: StringBody) -> Bool {
         let i = slot.index
-        if i >= derived.count { growDerived(to: i + 1) }
-        return derived[i].withBytes(generation: state.pointee.generation, owner: ObjectIdentifier(process), fill, body)
+        if i >= state.pointee.derivedCount { growDerived(to: i + 1) }
+        let value = state.pointee.derived + i
+        let owner = ObjectIdentifier(process)
+        if value.pointee.generation != state.pointee.generation || value.pointee.owner != owner {
+            value.pointee.reserve(capacity)
+            var writer = ByteWriter(base: value.pointee.bytes, capacity: value.pointee.capacity)
+            fill(&writer)
+            value.pointee.count = writer.count
+            value.pointee.generation = state.pointee.generation
+            value.pointee.owner = owner
+        }
+        return body(UnsafeBufferPointer(start: value.pointee.bytes, count: value.pointee.count))
     }
 
     private func growDerived(to count: Int) {
-        while derived.count < count { derived.append(DerivedValue()) }
+        let old = state.pointee.derived
+        let oldCount = state.pointee.derivedCount
+        let grown = UnsafeMutablePointer<DerivedValue>.allocate(capacity: count)
+        grown.moveInitialize(from: old, count: oldCount)
+        (grown + oldCount).initialize(repeating: DerivedValue(), count: count - oldCount)
+        old.deallocate()
+        state.pointee.derived = grown
+        state.pointee.derivedCount = count
     }
 }
 
@@ -140,23 +165,50 @@ struct DerivedSlot {
     let index: Int
 }
 
-/// One cached derived value: its bytes, and the evaluation and process they belong to.
-final class DerivedValue {
-    private var storage: [UInt8] = []
-    private var generation: UInt64 = 0
-    private var owner: ObjectIdentifier?
+/// One cached derived value: its bytes, and the evaluation and process they belong to. Kept in raw
+/// memory owned by the context (read through a pointer: no retain, no exclusivity check).
+struct DerivedValue {
+    var bytes: UnsafeMutablePointer<UInt8>?
+    var capacity = 0
+    var count = 0
+    var generation: UInt64 = 0
+    var owner: ObjectIdentifier?
 
-    init() { storage.reserveCapacity(256) }
+    /// Makes room for `needed` bytes (the contents are not kept: the value is rewritten).
+    @inline(__always)
+    mutating func reserve(_ needed: Int) {
+        if needed <= capacity { return }
+        bytes?.deallocate()
+        capacity = max(needed, 256, 2 * capacity)
+        bytes = .allocate(capacity: capacity)
+    }
+}
+
+/// Appends bytes to a buffer of fixed capacity; the caller reserved enough (see
+/// `EvalContext.withDerivedBytes`), and every append still checks it.
+struct ByteWriter {
+    let base: UnsafeMutablePointer<UInt8>?
+    let capacity: Int
+    private(set) var count = 0
+
+    init(base: UnsafeMutablePointer<UInt8>?, capacity: Int) {
+        self.base = base
+        self.capacity = capacity
+    }
 
     @inline(__always)
-    func withBytes(generation g: UInt64, owner o: ObjectIdentifier, _ fill: (inout [UInt8]) -> Void, _ body: StringBody) -> Bool {
-        if g != generation || o != owner {
-            storage.removeAll(keepingCapacity: true)
-            fill(&storage)
-            generation = g
-            owner = o
-        }
-        return storage.withUnsafeBufferPointer { body($0) }
+    mutating func append(_ byte: UInt8) {
+        precondition(count < capacity, "derived value larger than reserved")
+        base![count] = byte
+        count += 1
+    }
+
+    @inline(__always)
+    mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let from = bytes.baseAddress, bytes.count > 0 else { return }
+        precondition(bytes.count <= capacity - count, "derived value larger than reserved")
+        (base! + count).update(from: from, count: bytes.count)
+        count += bytes.count
     }
 }
 
@@ -192,10 +244,19 @@ func withEmpty(_ body: StringBody) -> Bool {
     body(UnsafeBufferPointer(start: nil, count: 0))
 }
 
-/// A growable byte buffer owned by one compiled field read, for values that must be assembled
-/// (joined arguments, `name=value` options). Capacity is kept between events.
+/// A byte buffer owned by one compiled field read, for values that must be assembled on each read
+/// (rare fields; see `EvalContext.withDerivedBytes` for the cached ones). Capacity is kept between
+/// events.
 final class ByteScratch {
-    var bytes: [UInt8] = []
+    private var value = DerivedValue()
 
-    init() { bytes.reserveCapacity(256) }
+    deinit { value.bytes?.deallocate() }
+
+    /// Calls `body` with the bytes `fill` writes (at most `capacity`).
+    func write(capacity: Int, _ fill: (inout ByteWriter) -> Void, _ body: StringBody) -> Bool {
+        value.reserve(capacity)
+        var writer = ByteWriter(base: value.bytes, capacity: value.capacity)
+        fill(&writer)
+        return body(UnsafeBufferPointer(start: value.bytes, count: writer.count))
+    }
 }

@@ -37,7 +37,8 @@ enum Read {
             return entry._withUnsafeGuaranteedRef { process in
                 if process.args.isEmpty { return withEmpty(body) }
                 if process.args.count == 1 { return process.args.withUTF8(0, body) }
-                return ctx.withDerivedBytes(slot, process, { appendJoined(process.args, to: &$0) }, body)
+                let args = process.args
+                return ctx.withDerivedBytes(slot, process, capacity: args.utf8.count + args.count, { appendJoined(args, to: &$0) }, body)
             }
         }
     }
@@ -48,9 +49,7 @@ enum Read {
         return .string { ctx, body in
             guard let values = get(ctx), !values.isEmpty else { return withEmpty(body) }
             if values.count == 1 { return values.withUTF8(0, body) }
-            scratch.bytes.removeAll(keepingCapacity: true)
-            appendJoined(values, to: &scratch.bytes)
-            return scratch.bytes.withUnsafeBufferPointer { body($0) }
+            return scratch.write(capacity: values.utf8.count + values.count, { appendJoined(values, to: &$0) }, body)
         }
     }
 
@@ -106,44 +105,54 @@ enum Read {
         .string { ctx, body in
             guard let entry = get(ctx) else { return false }
             return entry._withUnsafeGuaranteedRef { process in
-            if process.args.isEmpty { return false }
-            return ctx.withDerivedBytes(slot, process, { out in
                 let args = process.args
-                let bytes = args.utf8
-                var i = 0
-                while i < args.count {
-                    var u = bytes[args.byteRange(i)]
-                    guard u.count > 1, u.first == 45 else { i += 1; continue }
-                    u = u.dropFirst()
-                    if u.first == 45 { u = u.dropFirst() }
-                    guard let first = u.first, (first >= 48 && first <= 57) || (first >= 65 && first <= 90) || (first >= 97 && first <= 122) else {
-                        i += 1
-                        continue
-                    }
-                    if u.contains(61) {
-                        out.append(contentsOf: u)
-                        out.append(0)
-                    } else if i + 1 < args.count, bytes[args.byteRange(i + 1)].first != 45 {
-                        out.append(contentsOf: u)
-                        out.append(61)
-                        out.append(contentsOf: bytes[args.byteRange(i + 1)])
-                        out.append(0)
+                if args.isEmpty { return false }
+                // Each option is at most an argument, `=` and the next argument, then a NUL.
+                return ctx.withDerivedBytes(slot, process, capacity: 2 * args.utf8.count + 2 * args.count, { appendOptions(args, to: &$0) }) { all in
+                    var start = 0
+                    var i = 0
+                    while i < all.count {
+                        if all[i] == 0 {
+                            if body(UnsafeBufferPointer(rebasing: all[start..<i])) { return true }
+                            start = i + 1
+                        }
                         i += 1
                     }
+                    return false
+                }
+            }
+        }
+    }
+
+    /// Writes the `args_options` of `args`, each followed by a NUL (see `argOptions`).
+    @inline(__always)
+    private static func appendOptions(_ args: StringList, to out: inout ByteWriter) {
+        args.withStorage { bytes, ends in
+            func element(_ i: Int) -> UnsafeBufferPointer<UInt8> {
+                let start = i == 0 ? 0 : Int(ends[i - 1])
+                return UnsafeBufferPointer(rebasing: bytes[start..<Int(ends[i])])
+            }
+            var i = 0
+            while i < ends.count {
+                let arg = element(i)
+                guard arg.count > 1, arg[0] == 45 else { i += 1; continue }  // '-'
+                let skip = arg[1] == 45 ? 2 : 1
+                let name = UnsafeBufferPointer(rebasing: arg[skip...])
+                guard let first = name.first, (first >= 48 && first <= 57) || (first >= 65 && first <= 90) || (first >= 97 && first <= 122) else {
+                    i += 1
+                    continue
+                }
+                if name.contains(61) {  // '='
+                    out.append(name)
+                    out.append(0)
+                } else if i + 1 < ends.count, element(i + 1).first != 45 {
+                    out.append(name)
+                    out.append(61)
+                    out.append(element(i + 1))
+                    out.append(0)
                     i += 1
                 }
-            }, { all in
-                var start = 0
-                var i = 0
-                while i < all.count {
-                    if all[i] == 0 {
-                        if body(UnsafeBufferPointer(rebasing: all[start..<i])) { return true }
-                        start = i + 1
-                    }
-                    i += 1
-                }
-                return false
-            })
+                i += 1
             }
         }
     }
@@ -168,12 +177,15 @@ func withProcess<R>(_ proc: ProcessAccessor, _ ctx: EvalContext, _ get: (Process
     return entry._withUnsafeGuaranteedRef { get($0) }
 }
 
-/// Appends the strings of `values` joined by one space.
+/// Writes the strings of `values` joined by one space (at most `utf8.count + count` bytes).
 @inline(__always)
-func appendJoined(_ values: StringList, to bytes: inout [UInt8]) {
-    let utf8 = values.utf8
-    for i in values.indices {
-        if i > 0 { bytes.append(32) }
-        bytes.append(contentsOf: utf8[values.byteRange(i)])
+func appendJoined(_ values: StringList, to out: inout ByteWriter) {
+    values.withStorage { bytes, ends in
+        var start = 0
+        for (i, end) in ends.enumerated() {
+            if i > 0 { out.append(32) }
+            out.append(UnsafeBufferPointer(rebasing: bytes[start..<Int(end)]))
+            start = Int(end)
+        }
     }
 }
