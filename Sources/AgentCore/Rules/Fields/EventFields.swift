@@ -13,12 +13,8 @@ extension FieldRegistry {
     }
 
     private func addExecExit() {
-        addProcess(prefix: "exec", source: "process", eventType: .exec, iterates: false, scope: .process, description: "executed process") {
-            unretained($0.event.process)
-        }
-        addProcess(prefix: "exit", source: "process", eventType: .exit, iterates: false, scope: .process, description: "exiting process") {
-            unretained($0.event.process)
-        }
+        addProcess(prefix: "exec", source: "process", eventType: .exec, iterates: false, scope: .process, description: "executed process", .eventProcess)
+        addProcess(prefix: "exit", source: "process", eventType: .exit, iterates: false, scope: .process, description: "exiting process", .eventProcess)
         add("exit.cause", .int, .exit, "Cause of the exit: EXITED, SIGNALED or COREDUMPED", accessor: Read.int { ctx in
             guard case .exit(let p) = ctx.event.payload else { return nil }
             switch p.cause {
@@ -89,7 +85,8 @@ extension FieldRegistry {
         }
         add("ptrace.request", .int, .ptrace, "ptrace request (PTRACE_ATTACH, ...)", accessor: Read.int { ptrace($0).map { Int64($0.request) } })
         add("ptrace.address", .int, .ptrace, "Address argument", accessor: Read.int { ptrace($0).map { Int64(bitPattern: $0.address) } })
-        addProcess(prefix: "ptrace.tracee", source: "ptrace.tracee", eventType: .ptrace, iterates: false, description: "tracee") { unretained(ptrace($0)?.tracee) }
+        addProcess(prefix: "ptrace.tracee", source: "ptrace.tracee", eventType: .ptrace, iterates: false, description: "tracee",
+                   .payload { unretained(ptrace($0)?.tracee) })
 
         let signal: (EvalContext) -> SignalPayload? = { ctx in
             if case .signal(let p) = ctx.event.payload { return p }
@@ -97,7 +94,8 @@ extension FieldRegistry {
         }
         add("signal.type", .int, .signal, "Signal number (SIGKILL, ...)", accessor: Read.int { signal($0).map { Int64($0.type) } })
         add("signal.pid", .int, .signal, "Target pid as passed", accessor: Read.int { signal($0).map { Int64($0.pid) } })
-        addProcess(prefix: "signal.target", source: "signal.target", eventType: .signal, iterates: false, description: "signal target") { unretained(signal($0)?.target) }
+        addProcess(prefix: "signal.target", source: "signal.target", eventType: .signal, iterates: false, description: "signal target",
+                   .payload { unretained(signal($0)?.target) })
     }
 
     private func addMemory() {

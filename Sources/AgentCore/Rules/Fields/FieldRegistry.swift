@@ -22,13 +22,11 @@ public final class FieldRegistry {
 
     public init() {
         addCommon()
-        addProcess(prefix: "process", source: "process", eventType: nil, iterates: false, scope: .process, description: "process") {
-            unretained($0.event.process)
-        }
+        addProcess(prefix: "process", source: "process", eventType: nil, iterates: false, scope: .process, description: "process", .eventProcess)
         addProcess(prefix: "process.parent", source: "process.parent", eventType: nil, iterates: false, scope: .chain,
-                   description: "parent process") { unretained($0.event.process?.parent) }
+                   description: "parent process", .parent)
         addProcess(prefix: "process.ancestors", source: "process.ancestors", eventType: nil, iterates: true, scope: .chain,
-                   description: "an ancestor process") { unretained($0.ancestor) }
+                   description: "an ancestor process", .ancestor)
         add("process.ancestors.length", .int, nil, "Number of ancestors of the process", scope: .chain, accessor: Read.int { ctx in
             var n: Int64 = 0
             var a = ctx.event.process?.parent
@@ -109,7 +107,7 @@ public final class FieldRegistry {
     /// derived-value cache slots.
     func addProcess(
         prefix: String, source: String, eventType: EventType?, iterates: Bool, scope: FieldScope = .event,
-        description what: String, _ proc: @escaping ProcessAccessor
+        description what: String, _ proc: FieldProcess
     ) {
         addingScope = scope
         defer { addingScope = .event }
@@ -181,7 +179,7 @@ public final class FieldRegistry {
     /// Where a group of file fields reads from: the event's own file, or a process's executable.
     enum FileSource {
         case event
-        case executable(ProcessAccessor)
+        case executable(FieldProcess)
     }
 
     /// File fields. Each read projects one stored value (no copy of the whole `FileInfo`).
