@@ -359,9 +359,13 @@ final class ApproverIndex {
     /// kept per process.
     let eventFields: [FieldIndex]
     let eventSecondFields: [FieldIndex]
-    /// The same, unretained, for the per-event loops: an element read from an array is retained
-    /// for the call that uses it (about 14 atomic retains and releases per exec event); these stay
-    /// alive as long as the strong lists above, which the index owns.
+    /// With `cachesEventValues`: the marks of the per-event fields other than environment names,
+    /// kept per combination of their values. Those fields are then left out of the two lists below.
+    let valueCache: EventValueMarkCache?
+    /// The per-event fields looked up one by one (all of them without a value cache), unretained
+    /// for the per-event loops: an element read from an array is retained for the call that uses
+    /// it (about 14 atomic retains and releases per exec event); these stay alive as long as the
+    /// strong lists above, which the index owns.
     private let eventFieldRefs: [Unmanaged<FieldIndex>]
     private let eventSecondFieldRefs: [Unmanaged<FieldIndex>]
     /// Fields and predicates of either group whose results are kept on the event's process entry
@@ -411,7 +415,9 @@ final class ApproverIndex {
     ///
     /// `cachesProcess`: keep results of `.process` fields on the event's process (see
     /// `keepsProcessResults(for:)`); otherwise they are read per event, like the event's own fields.
-    init(approvers: [Approver?], cachesProcess: Bool = false) {
+    /// `cachesEventValues`: keep the marks of the per-event fields per combination of their values
+    /// (see `EventValueMarkCache` and `keepsEventValueResults(for:)`).
+    init(approvers: [Approver?], cachesProcess: Bool = false, cachesEventValues: Bool = false) {
         ruleCount = approvers.count
         words = max((approvers.count + 63) / 64, 1)
         let stride = words * 64
@@ -433,8 +439,11 @@ final class ApproverIndex {
         self.secondFields = secondFields
         eventFields = fields.filter { storage($0.scope) == .event }
         eventSecondFields = secondFields.filter { storage($0.scope) == .event }
-        eventFieldRefs = eventFields.map { Unmanaged.passUnretained($0) }
-        eventSecondFieldRefs = eventSecondFields.map { Unmanaged.passUnretained($0) }
+        // Environment-name fields keep their own cache, keyed by the list alone.
+        let cached = (eventFields + eventSecondFields).filter { cachesEventValues && $0.environmentMarks == nil }
+        valueCache = cached.isEmpty ? nil : ApproverIndex.valueCache(cached, words: 2 * words)
+        eventFieldRefs = eventFields.filter { f in !cached.contains { $0 === f } }.map { Unmanaged.passUnretained($0) }
+        eventSecondFieldRefs = eventSecondFields.filter { f in !cached.contains { $0 === f } }.map { Unmanaged.passUnretained($0) }
         var predicates: [(level: Int, scope: FieldScope, term: PredicateTerm)] = []
         for (i, a) in approvers.enumerated() {
             for (level, group) in (a?.groups ?? []).prefix(2).enumerated() {
@@ -451,6 +460,26 @@ final class ApproverIndex {
         eventSecondPredicates = terms(.event, level: 1)
         processKept = KeptTerms(fields: (fields + secondFields).filter { storage($0.scope) == .process }, predicates: terms(.process))
         chainKept = KeptTerms(fields: (fields + secondFields).filter { storage($0.scope) == .chain }, predicates: terms(.chain))
+    }
+
+    /// A value cache over `fields`: one source per field name (read once), feeding its index in
+    /// each group.
+    private static func valueCache(_ fields: [FieldIndex], words: Int) -> EventValueMarkCache {
+        var names: [String] = []
+        var byName: [String: [FieldIndex]] = [:]
+        for f in fields {
+            if byName[f.name] == nil { names.append(f.name) }
+            byName[f.name, default: []].append(f)
+        }
+        return EventValueMarkCache(sources: names.map { EventValueMarkCache.Source(indexes: byName[$0]!) },
+                                   words: words)
+    }
+
+    /// Whether the index of `type`'s rules keeps the marks of its per-event fields per combination
+    /// of their values: for exec, whose approver reads a dozen fields per event and whose values
+    /// (a command line and its executable) come back again and again on a host.
+    static func keepsEventValueResults(for type: EventType?) -> Bool {
+        type == .exec
     }
 
     /// The field indexes of one group level. `storage` says where a scope's results live: only
@@ -525,6 +554,9 @@ final class ApproverIndex {
         while w < 2 * words { bits[w] = always[w]; w += 1 }
         if !processKept.isEmpty { addKept(processKept, .process, ctx.event.process, ctx, bits) }
         if !chainKept.isEmpty { addKept(chainKept, .chain, ctx.event.process?.parent, ctx, bits) }
+        // Both groups' marks at once: a second-group mark only counts where the first group's is
+        // set, so setting it for every rule changes no result.
+        if let valueCache { valueCache.mark(ctx, bits) }
         var f = 0
         while f < eventFieldRefs.count {
             eventFieldRefs[f]._withUnsafeGuaranteedRef { ApproverIndex.mark($0, ctx, bits) }
@@ -594,44 +626,50 @@ final class ApproverIndex {
     @inline(__always)
     static func markValues(_ field: FieldIndex, _ ctx: EvalContext, _ bits: UnsafeMutablePointer<UInt64>) {
         _ = field.read(ctx) { v in
-            let startMisses = v.count >= 2 && !field.startPairs.contains(v[0], v[1])
-            if startMisses && v.count < field.quickRejectBelow { return false }
-            let e = startMisses ? -1 : field.exact.find(v)
-            if e >= 0 {
-                for k in field.exact.valueRange(e) {
-                    setCandidate(bits, Int(field.exact.values[k]))
-                }
-            }
-            var n = 0
-            while n < field.notEqual.count {
-                if !Glob.equal(v, 0, v.count, field.notEqual[n]) { setCandidate(bits, Int(field.notEqualRules[n])) }
-                n += 1
-            }
-            n = 0
-            while n < field.contains.count {
-                if StringMatcher.contains(v, field.contains[n]) { setCandidate(bits, Int(field.containsRules[n])) }
-                n += 1
-            }
-            field.literalPatterns.walk(v) { entry in
-                let r = Int(field.literalPatterns.rules[entry])
-                let bit: UInt64 = 1 << UInt64(r & 63)
-                if bits[r >> 6] & bit == 0, field.literalPatterns.globs[entry].matches(v) {
-                    bits[r >> 6] |= bit
-                }
-            }
-            if field.patterns.isEmpty || (startMisses && field.prefixesFiltered) { return false }
-            // The value's byte set, computed when the walk first reaches a pattern.
-            var present: ByteSet?
-            field.patterns.walk(v) { entry in
-                let r = Int(field.patterns.rules[entry])
-                let bit: UInt64 = 1 << UInt64(r & 63)
-                if bits[r >> 6] & bit != 0 { return }
-                if present == nil { present = ByteSet(of: v) }
-                if field.patterns.required[entry].isSubset(of: present!), field.patterns.globs[entry].matches(v) {
-                    bits[r >> 6] |= bit
-                }
-            }
+            markValue(field, v, bits)
             return false
+        }
+    }
+
+    /// Sets the slots of the entries of `field` that the value `v` matches.
+    @inline(__always)
+    static func markValue(_ field: FieldIndex, _ v: UnsafeBufferPointer<UInt8>, _ bits: UnsafeMutablePointer<UInt64>) {
+        let startMisses = v.count >= 2 && !field.startPairs.contains(v[0], v[1])
+        if startMisses && v.count < field.quickRejectBelow { return }
+        let e = startMisses ? -1 : field.exact.find(v)
+        if e >= 0 {
+            for k in field.exact.valueRange(e) {
+                setCandidate(bits, Int(field.exact.values[k]))
+            }
+        }
+        var n = 0
+        while n < field.notEqual.count {
+            if !Glob.equal(v, 0, v.count, field.notEqual[n]) { setCandidate(bits, Int(field.notEqualRules[n])) }
+            n += 1
+        }
+        n = 0
+        while n < field.contains.count {
+            if StringMatcher.contains(v, field.contains[n]) { setCandidate(bits, Int(field.containsRules[n])) }
+            n += 1
+        }
+        field.literalPatterns.walk(v) { entry in
+            let r = Int(field.literalPatterns.rules[entry])
+            let bit: UInt64 = 1 << UInt64(r & 63)
+            if bits[r >> 6] & bit == 0, field.literalPatterns.globs[entry].matches(v) {
+                bits[r >> 6] |= bit
+            }
+        }
+        if field.patterns.isEmpty || (startMisses && field.prefixesFiltered) { return }
+        // The value's byte set, computed when the walk first reaches a pattern.
+        var present: ByteSet?
+        field.patterns.walk(v) { entry in
+            let r = Int(field.patterns.rules[entry])
+            let bit: UInt64 = 1 << UInt64(r & 63)
+            if bits[r >> 6] & bit != 0 { return }
+            if present == nil { present = ByteSet(of: v) }
+            if field.patterns.required[entry].isSubset(of: present!), field.patterns.globs[entry].matches(v) {
+                bits[r >> 6] |= bit
+            }
         }
     }
 
@@ -641,6 +679,10 @@ final class ApproverIndex {
         let predicateCount = eventPredicates.count + eventSecondPredicates.count + processKept.predicates.count + chainKept.predicates.count
         if predicateCount > 0 {
             parts.append("predicates: \(eventPredicates.count + eventSecondPredicates.count) per event, \(processKept.predicates.count) kept per process, \(chainKept.predicates.count) kept per parent")
+        }
+        if let valueCache {
+            parts.append("values kept per combination of \(valueCache.sources.map(\.indexes.first!.name).joined(separator: ", ")) "
+                         + "(\(valueCache.lookups) lookups, \(valueCache.fills) fills)")
         }
         for f in fields + secondFields {
             parts.append("\(f.name): \(f.exact.values.count) exact, \(f.patterns.globs.count) prefix patterns, \(f.literalPatterns.globs.count) literal patterns, \(f.notEqual.count) !=, \(f.contains.count) regex")

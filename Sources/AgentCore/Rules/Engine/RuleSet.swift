@@ -51,8 +51,9 @@ public final class RuleSet {
         bucketPredicateRefs = bucketPredicates.map { $0.map { Unmanaged.passUnretained($0) } }
         anyEventPredicateRefs = anyEventPredicates.map { Unmanaged.passUnretained($0) }
         bucketIndexes = buckets.enumerated().map { i, rules in
-            ApproverIndex(approvers: rules.map(\.approver),
-                          cachesProcess: ApproverIndex.keepsProcessResults(for: EventType(rawValue: numericCast(i))))
+            let type = EventType(rawValue: numericCast(i))
+            return ApproverIndex(approvers: rules.map(\.approver), cachesProcess: ApproverIndex.keepsProcessResults(for: type),
+                                 cachesEventValues: ApproverIndex.keepsEventValueResults(for: type))
         }
         anyEventIndex = ApproverIndex(approvers: anyEvent.map(\.approver))
         maxWords = 2 * max(bucketIndexes.map(\.words).max() ?? 1, anyEventIndex.words, 1)
@@ -69,6 +70,12 @@ public final class RuleSet {
         guard let type else { return anyEventIndex.summary }
         let i = Int(type.rawValue)
         return i < bucketIndexes.count ? bucketIndexes[i].summary : ""
+    }
+
+    /// The approver index of an event type's rules (for tests).
+    func approverIndex(for type: EventType) -> ApproverIndex? {
+        let i = Int(type.rawValue)
+        return i < bucketIndexes.count ? bucketIndexes[i] : nil
     }
 
     /// Ids of the rules of an event type that have no approver (evaluated for every event of the type).
