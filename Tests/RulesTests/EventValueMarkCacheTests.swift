@@ -23,14 +23,19 @@ final class EventValueMarkCacheTests: XCTestCase {
         expression: exec.tty_name != "" && exec.comm in ["sh"]
       - id: argv0_regex
         expression: exec.argv0 =~ r"^py[0-9]+$"
+      - id: joined_args
+        expression: exec.args == "--force x"
 
     """
 
-    private func ruleSet(hashMask: UInt64 = ~0) throws -> RuleSet {
+    /// The rule set, its exec value cache never standing aside unless `bypass` (these tests meet
+    /// more distinct values than a host would).
+    private func ruleSet(hashMask: UInt64 = ~0, bypass: Bool = false) throws -> RuleSet {
         let set = try T.ruleSet(Self.policy)
-        XCTAssertEqual(set.rules.count, 8)
+        XCTAssertEqual(set.rules.count, 9)
         let cache = try XCTUnwrap(set.approverIndex(for: .exec)?.valueCache, "exec rules keep per-event values")
         cache.hashMask = hashMask
+        if !bypass { cache.bypassLength = 0 }
         return set
     }
 
@@ -51,9 +56,10 @@ final class EventValueMarkCacheTests: XCTestCase {
                 // The same bytes split differently between two fields (`ab`+`c` against `a`+`bc`).
                 (exec("/bin/x", comm: "ab", argv0: "c", args: []), ["comm_exact"]),
                 (exec("/bin/x", comm: "a", argv0: "bc", args: []), ["argv0_exact"]),
-                // The same joined arguments, split differently into arguments (flags differ).
-                (exec("/bin/rm", comm: "rm", argv0: "rm", args: ["--force", "x"]), ["flags"]),
-                (exec("/bin/rm", comm: "rm", argv0: "rm", args: ["--force x"]), []),
+                // The same joined arguments, split differently into arguments (flags differ): the
+                // key holds the arguments, which determine the joined string, flags and options.
+                (exec("/bin/rm", comm: "rm", argv0: "rm", args: ["--force", "x"]), ["flags", "joined_args"]),
+                (exec("/bin/rm", comm: "rm", argv0: "rm", args: ["--force x"]), ["joined_args"]),
                 (exec("/opt/tool/bin/run", comm: "run", argv0: "run", args: ["--output=/tmp/x", "host:22/.ssh/id"]),
                  ["path_prefix", "args_literal", "options"]),
                 (exec("/opt/tool/bin/run", comm: "run", argv0: "run", args: ["--output=/tmp/x", "host:22/.ssh-id"]),
@@ -117,5 +123,39 @@ final class EventValueMarkCacheTests: XCTestCase {
                 XCTAssertEqual(fills(a), 2 + EventValueMarkCache.ways, "a was the least recently used")
             }
         }
+    }
+
+    /// After a window of lookups with too few hits the cache stands aside for `bypassLength`
+    /// events, whose values are looked up directly (same results), then looks up keys again.
+    func testStandsAsideWhenFewValuesRepeat() throws {
+        let set = try ruleSet(bypass: true)
+        let cache = try XCTUnwrap(set.approverIndex(for: .exec)?.valueCache)
+        cache.bypassLength = 100
+        let context = EvalContext()
+        func event(_ i: Int) -> (Event, [String]) {
+            i % 2 == 0 ? (exec("/bin/rm", comm: "rm", argv0: "rm", args: ["--force", "\(i)"]), ["flags"])
+                : (exec("/bin/x", comm: "x", argv0: "x", args: ["stratum+tcp://\(i)"]), ["args_literal"])
+        }
+        // A window of distinct values: every lookup misses.
+        for i in 0..<EventValueMarkCache.window {
+            let (e, expected) = event(i)
+            XCTAssertEqual(set.matches(e, context: context), expected)
+        }
+        XCTAssertEqual(cache.lookups, EventValueMarkCache.window)
+        XCTAssertEqual(cache.fills, EventValueMarkCache.window)
+        // Standing aside for 100 evaluations (two per event here): same results, no lookups.
+        for i in 0..<50 {
+            let (e, expected) = event(i)
+            XCTAssertEqual(set.matches(e, context: context), expected)
+            XCTAssertEqual(set.matches(e, context: context), set.matchesUnfiltered(e))
+        }
+        XCTAssertEqual(cache.lookups, EventValueMarkCache.window)
+        XCTAssertEqual(cache.bypassed, 100)
+        // Then looking up again: a new combination is kept, and a hit the next time.
+        let e = exec("/bin/rm", comm: "rm", argv0: "rm", args: ["--force", "new"])
+        XCTAssertEqual(set.matches(e, context: context), ["flags"])
+        XCTAssertEqual(set.matches(e, context: context), ["flags"])
+        XCTAssertEqual(cache.lookups, EventValueMarkCache.window + 2)
+        XCTAssertEqual(cache.fills, EventValueMarkCache.window + 1)
     }
 }

@@ -53,7 +53,11 @@ public final class ProcessEntry {
     public var source: String { didSet { revision &+= 1 } }
     /// The rule engine's per-process approver results, validated by revisions (see `ApproverCache`).
     /// Not part of the entry's value: it does not bump `revision`.
-    var approverCache: ApproverCache?
+    var approverCache: ApproverCache? {
+        didSet { approverCacheRef = approverCache.map { Unmanaged.passUnretained($0) } }
+    }
+    /// The same, unretained (the property above owns it): read for every event.
+    private(set) var approverCacheRef: Unmanaged<ApproverCache>?
 
     public init(
         pid: UInt32, ppid: UInt32 = 0, comm: String = "", tty: String = "", forkTimeNs: UInt64 = 0,

@@ -115,8 +115,10 @@ public final class ExpressionCompiler {
             return l + r
         case .compare("!=", .identifier(let name, _), .string(let s, _), _):
             guard let term = approverTerm(name, [.exact(s)]), !term.isArray else { return nil }
-            return [ApproverTerm(fieldName: term.fieldName, read: term.read, operands: term.operands, isPath: term.isPath,
-                                 isArray: false, scope: term.scope, negated: true)]
+            var negated = ApproverTerm(fieldName: term.fieldName, read: term.read, operands: term.operands, isPath: term.isPath,
+                                       isArray: false, scope: term.scope, negated: true)
+            negated.determinant = term.determinant
+            return [negated]
         case .compare(let op, .string(let s, _), .identifier(let name, _), _) where op == "==" || op == "in":
             return approverTerm(name, [.exact(s)]).map { [$0] }
         case .compare(let op, .identifier(let name, _), let rhs, _) where op == "==" || op == "in" || op == "=~":
@@ -187,6 +189,7 @@ public final class ExpressionCompiler {
         }
         var term = ApproverTerm(fieldName: spec.name, read: read, operands: operands, isPath: spec.isPath, isArray: spec.isArray, scope: spec.scope)
         term.environment = spec.environment
+        term.determinant = spec.determinant
         return term
     }
 

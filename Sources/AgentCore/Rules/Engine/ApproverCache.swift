@@ -33,13 +33,32 @@ final class ApproverCache {
 
     private var slots: [Slot] = []
 
-    /// The slot of `token` and `scope`, made with `words` words of bits if missing.
+    /// The same slots, unretained (the list above owns them), for `slot`.
+    private var slotRefs: [Unmanaged<Slot>] = []
+
+    /// The cache of `entry`, made if missing; unretained (the entry owns it).
     @inline(__always)
-    func slot(_ token: UInt64, _ scope: FieldScope, words: Int) -> Slot {
-        for s in slots where s.token == token && s.scope == scope { return s }
+    static func of(_ entry: ProcessEntry) -> Unmanaged<ApproverCache> {
+        if let cache = entry.approverCacheRef { return cache }
+        let cache = ApproverCache()
+        entry.approverCache = cache
+        return Unmanaged.passUnretained(cache)
+    }
+
+    /// The slot of `token` and `scope`, made with `words` words of bits if missing; unretained (the
+    /// cache owns it).
+    @inline(__always)
+    func slot(_ token: UInt64, _ scope: FieldScope, words: Int) -> Unmanaged<Slot> {
+        var i = 0
+        while i < slotRefs.count {
+            let s = slotRefs[i]
+            if s._withUnsafeGuaranteedRef({ $0.token == token && $0.scope == scope }) { return s }
+            i += 1
+        }
         let s = Slot(token: token, scope: scope, words: words)
         slots.append(s)
-        return s
+        slotRefs.append(Unmanaged.passUnretained(s))
+        return Unmanaged.passUnretained(s)
     }
 
     /// True when `slot` was filled for `entry` as it is now (see the type's comment).

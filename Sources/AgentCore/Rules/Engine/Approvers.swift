@@ -24,6 +24,8 @@ struct ApproverTerm {
     var predicate: PredicateBox?
     /// Environment-name fields: the list the names come from (see `FieldSpec.environment`).
     var environment: ((EvalContext) -> StringList?)?
+    /// Derived fields: the field their values are a function of (see `FieldDeterminant`).
+    var determinant: FieldDeterminant?
 
     /// A string comparison term.
     init(fieldName: String, read: @escaping (EvalContext, StringBody) -> Bool, operands: [StringOperand], isPath: Bool,
@@ -325,9 +327,13 @@ final class ApproverIndex {
         let quickRejectBelow: Int
         /// Environment-name fields read per event: the marks of recently seen environment lists.
         let environmentMarks: EnvironmentMarkCache?
+        /// What the values are a function of, for `EventValueMarkCache` keys: the field itself, or
+        /// the field it derives from (`FieldDeterminant`).
+        let keyName: String
+        let keyRead: (EvalContext, StringBody) -> Bool
 
         init(name: String, read: @escaping (EvalContext, StringBody) -> Bool, environment: ((EvalContext) -> StringList?)? = nil,
-             scope: FieldScope, exact: [([UInt8], [Int32])], patterns: [(Glob, Int32)], literalPatterns: LiteralIndex,
+             determinant: FieldDeterminant? = nil, scope: FieldScope, exact: [([UInt8], [Int32])], patterns: [(Glob, Int32)], literalPatterns: LiteralIndex,
              notEqual: [([UInt8], Int32)], contains: [([UInt8], Int32)], ruleMask: [UInt64]) {
             environmentMarks = environment.map { EnvironmentMarkCache(list: $0, words: 2 * ruleMask.count) }
             self.ruleMask = ruleMask
@@ -338,6 +344,15 @@ final class ApproverIndex {
             quickRejectBelow = prefixesFiltered && notEqual.isEmpty && contains.isEmpty ? literalPatterns.shortestLiteral : 0
             self.name = name
             self.read = read
+            // Not `determinant?.read ?? read`: a closure passed through a generic (`??`) comes out in
+            // its most general form, and every call then went through a thunk that allocates.
+            if let determinant {
+                keyName = determinant.name
+                keyRead = determinant.read
+            } else {
+                keyName = name
+                keyRead = read
+            }
             self.exact = BytesTable(exact)
             self.patterns = PrefixTrie(patterns)
             self.literalPatterns = literalPatterns
@@ -362,12 +377,17 @@ final class ApproverIndex {
     /// With `cachesEventValues`: the marks of the per-event fields other than environment names,
     /// kept per combination of their values. Those fields are then left out of the two lists below.
     let valueCache: EventValueMarkCache?
-    /// The per-event fields looked up one by one (all of them without a value cache), unretained
-    /// for the per-event loops: an element read from an array is retained for the call that uses
-    /// it (about 14 atomic retains and releases per exec event); these stay alive as long as the
-    /// strong lists above, which the index owns.
+    /// The same, unretained (the property above owns it).
+    private let valueCacheRef: Unmanaged<EventValueMarkCache>?
+    /// The per-event fields looked up one by one beside the value cache (all of them without one),
+    /// unretained for the per-event loops: an element read from an array is retained for the call
+    /// that uses it (about 14 atomic retains and releases per exec event); these stay alive as long
+    /// as the strong lists above, which the index owns.
     private let eventFieldRefs: [Unmanaged<FieldIndex>]
     private let eventSecondFieldRefs: [Unmanaged<FieldIndex>]
+    /// Every per-event field, for events the value cache does not mark (see `candidates`).
+    private let allEventFieldRefs: [Unmanaged<FieldIndex>]
+    private let allEventSecondFieldRefs: [Unmanaged<FieldIndex>]
     /// Fields and predicates of either group whose results are kept on the event's process entry
     /// (`.process` scope) or on its parent entry (`.chain` scope, the same for all its children);
     /// see `ApproverCache`.
@@ -440,10 +460,26 @@ final class ApproverIndex {
         eventFields = fields.filter { storage($0.scope) == .event }
         eventSecondFields = secondFields.filter { storage($0.scope) == .event }
         // Environment-name fields keep their own cache, keyed by the list alone.
-        let cached = (eventFields + eventSecondFields).filter { cachesEventValues && $0.environmentMarks == nil }
-        valueCache = cached.isEmpty ? nil : ApproverIndex.valueCache(cached, words: 2 * words)
+        let cachedFirst = eventFields.filter { cachesEventValues && $0.environmentMarks == nil }
+        let cachedSecond = eventSecondFields.filter { cachesEventValues && $0.environmentMarks == nil }
+        let cached = cachedFirst + cachedSecond
+        // Rules with a second group whose first group the cache does not decide alone (a predicate,
+        // or a field kept per process or read apart): their second groups are always looked up.
+        var undecided = [UInt64](repeating: 0, count: words)
+        let firstNames = Set(cachedFirst.map(\.name))
+        for (i, a) in approvers.enumerated() {
+            guard let groups = a?.groups, groups.count >= 2 else { continue }
+            if groups[0].contains(where: { $0.predicate != nil || !firstNames.contains($0.fieldName) }) {
+                undecided[i >> 6] |= 1 << UInt64(i & 63)
+            }
+        }
+        valueCache = cached.isEmpty ? nil : ApproverIndex.valueCache(first: cachedFirst, second: cachedSecond, undecided: undecided,
+                                                                     words: words)
+        valueCacheRef = valueCache.map { Unmanaged.passUnretained($0) }
         eventFieldRefs = eventFields.filter { f in !cached.contains { $0 === f } }.map { Unmanaged.passUnretained($0) }
         eventSecondFieldRefs = eventSecondFields.filter { f in !cached.contains { $0 === f } }.map { Unmanaged.passUnretained($0) }
+        allEventFieldRefs = eventFields.map { Unmanaged.passUnretained($0) }
+        allEventSecondFieldRefs = eventSecondFields.map { Unmanaged.passUnretained($0) }
         var predicates: [(level: Int, scope: FieldScope, term: PredicateTerm)] = []
         for (i, a) in approvers.enumerated() {
             for (level, group) in (a?.groups ?? []).prefix(2).enumerated() {
@@ -462,17 +498,17 @@ final class ApproverIndex {
         chainKept = KeptTerms(fields: (fields + secondFields).filter { storage($0.scope) == .chain }, predicates: terms(.chain))
     }
 
-    /// A value cache over `fields`: one source per field name (read once), feeding its index in
-    /// each group.
-    private static func valueCache(_ fields: [FieldIndex], words: Int) -> EventValueMarkCache {
+    /// A value cache over the `first` and `second` group fields: one source per key field (read
+    /// once), feeding the indexes of the fields it determines.
+    private static func valueCache(first: [FieldIndex], second: [FieldIndex], undecided: [UInt64], words: Int) -> EventValueMarkCache {
         var names: [String] = []
-        var byName: [String: [FieldIndex]] = [:]
-        for f in fields {
-            if byName[f.name] == nil { names.append(f.name) }
-            byName[f.name, default: []].append(f)
+        var byName: [String: (first: [FieldIndex], second: [FieldIndex])] = [:]
+        for (f, isFirst) in first.map({ ($0, true) }) + second.map({ ($0, false) }) {
+            if byName[f.keyName] == nil { names.append(f.keyName) }
+            if isFirst { byName[f.keyName, default: ([], [])].first.append(f) } else { byName[f.keyName, default: ([], [])].second.append(f) }
         }
-        return EventValueMarkCache(sources: names.map { EventValueMarkCache.Source(indexes: byName[$0]!) },
-                                   words: words)
+        return EventValueMarkCache(sources: names.map { EventValueMarkCache.Source(first: byName[$0]!.first, second: byName[$0]!.second) },
+                                   undecided: undecided, words: 2 * words)
     }
 
     /// Whether the index of `type`'s rules keeps the marks of its per-event fields per combination
@@ -495,6 +531,7 @@ final class ApproverIndex {
         var masks: [String: [UInt64]] = [:]
         var readers: [String: StringSource] = [:]
         var environments: [String: (EvalContext) -> StringList?] = [:]
+        var determinants: [String: FieldDeterminant] = [:]
         var scopes: [String: FieldScope] = [:]
         var order: [String] = []
         for (i, a) in approvers.enumerated() {
@@ -506,6 +543,7 @@ final class ApproverIndex {
                     if readers[t.fieldName] == nil {
                         readers[t.fieldName] = StringSource(t.read)
                         environments[t.fieldName] = t.environment
+                        determinants[t.fieldName] = t.determinant
                         scopes[t.fieldName] = t.scope
                         order.append(t.fieldName)
                         masks[t.fieldName] = [UInt64](repeating: 0, count: words)
@@ -539,6 +577,7 @@ final class ApproverIndex {
         return order.map { name in
             let exact = (exactByField[name] ?? [:]).sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { ($0.key, $0.value) }
             let f = FieldIndex(name: name, read: readers[name]!.read, environment: storage(scopes[name]!) == .event ? environments[name] : nil,
+                               determinant: determinants[name],
                                scope: scopes[name]!,
                                exact: exact, patterns: globsByField[name] ?? [],
                                literalPatterns: LiteralIndex(literalGlobsByField[name] ?? []),
@@ -552,28 +591,15 @@ final class ApproverIndex {
     func candidates(_ ctx: EvalContext, _ bits: UnsafeMutablePointer<UInt64>) {
         var w = 0
         while w < 2 * words { bits[w] = always[w]; w += 1 }
-        if !processKept.isEmpty { addKept(processKept, .process, ctx.event.process, ctx, bits) }
-        if !chainKept.isEmpty { addKept(chainKept, .chain, ctx.event.process?.parent, ctx, bits) }
-        // Both groups' marks at once: a second-group mark only counts where the first group's is
-        // set, so setting it for every rule changes no result.
-        if let valueCache { valueCache.mark(ctx, bits) }
-        var f = 0
-        while f < eventFieldRefs.count {
-            eventFieldRefs[f]._withUnsafeGuaranteedRef { ApproverIndex.mark($0, ctx, bits) }
-            f += 1
-        }
+        if !processKept.isEmpty { addKept(processKept, .process, unretained(ctx.event.process), ctx, bits) }
+        if !chainKept.isEmpty { addKept(chainKept, .chain, unretained(ctx.event.process?.parent), ctx, bits) }
+        // Both groups' marks of the cached fields at once: a second-group mark only counts where
+        // the first group's is set, so setting it for every rule changes no result. When the cache
+        // stands aside (or the key is too long to keep), every field is looked up below.
+        let cacheMarked = valueCacheRef?._withUnsafeGuaranteedRef { $0.mark(ctx, bits) } ?? false
+        if cacheMarked { markFirst(eventFieldRefs, ctx, bits) } else { markFirst(allEventFieldRefs, ctx, bits) }
         for p in eventPredicates where p.predicate(ctx) { setCandidate(bits, p.slot) }
-        // Second groups: only fields that can still change the outcome of a candidate.
-        f = 0
-        while f < eventSecondFieldRefs.count {
-            eventSecondFieldRefs[f]._withUnsafeGuaranteedRef { field in
-                var live = false
-                var w = 0
-                while w < words { if field.ruleMask[w] & bits[w] != 0 { live = true; break }; w += 1 }
-                if live { ApproverIndex.mark(field, ctx, bits) }
-            }
-            f += 1
-        }
+        if cacheMarked { markSecond(eventSecondFieldRefs, ctx, bits) } else { markSecond(allEventSecondFieldRefs, ctx, bits) }
         for p in eventSecondPredicates where bits[p.rule >> 6] & (1 << UInt64(p.rule & 63)) != 0 && p.predicate(ctx) {
             setCandidate(bits, p.slot)
         }
@@ -581,34 +607,61 @@ final class ApproverIndex {
         while w < words { bits[w] &= bits[words + w]; w += 1 }
     }
 
+    /// Sets the marks of the first-group `fields`.
+    @inline(__always)
+    private func markFirst(_ fields: [Unmanaged<FieldIndex>], _ ctx: EvalContext, _ bits: UnsafeMutablePointer<UInt64>) {
+        var f = 0
+        while f < fields.count {
+            fields[f]._withUnsafeGuaranteedRef { ApproverIndex.mark($0, ctx, bits) }
+            f += 1
+        }
+    }
+
+    /// Sets the marks of the second-group `fields` that can still change the outcome of a candidate.
+    @inline(__always)
+    private func markSecond(_ fields: [Unmanaged<FieldIndex>], _ ctx: EvalContext, _ bits: UnsafeMutablePointer<UInt64>) {
+        var f = 0
+        while f < fields.count {
+            fields[f]._withUnsafeGuaranteedRef { field in
+                var live = false
+                var w = 0
+                while w < words { if field.ruleMask[w] & bits[w] != 0 { live = true; break }; w += 1 }
+                if live { ApproverIndex.mark(field, ctx, bits) }
+            }
+            f += 1
+        }
+    }
+
     /// Adds to `bits` the marks of `terms` (all of `scope`), kept on `entry`: tested once, then again
     /// only after a revision along what they read changed. Without an entry they read nothing
     /// worth keeping and are tested directly.
     @inline(__always)
-    private func addKept(_ terms: KeptTerms, _ scope: FieldScope, _ entry: ProcessEntry?, _ ctx: EvalContext,
+    private func addKept(_ terms: borrowing KeptTerms, _ scope: FieldScope, _ entry: Unmanaged<ProcessEntry>?, _ ctx: EvalContext,
                          _ bits: UnsafeMutablePointer<UInt64>) {
         guard let entry else {
             terms.mark(ctx, bits)
             return
         }
-        let cache: ApproverCache
-        if let c = entry.approverCache { cache = c } else {
-            cache = ApproverCache()
-            entry.approverCache = cache
-        }
-        let slot = cache.slot(token, scope, words: 2 * words)
-        if !ApproverCache.isCurrent(slot, entry) {
-            guard ApproverCache.stamp(slot, entry) else {
-                terms.mark(ctx, bits)
-                return
+        // Unretained: the entry is reachable from the event, its cache from the entry, and the
+        // slot from the cache for the whole evaluation (retaining each cost atomic operations).
+        entry._withUnsafeGuaranteedRef { entry in
+            ApproverCache.of(entry)._withUnsafeGuaranteedRef { cache in
+                cache.slot(token, scope, words: 2 * words)._withUnsafeGuaranteedRef { slot in
+                    if !ApproverCache.isCurrent(slot, entry) {
+                        guard ApproverCache.stamp(slot, entry) else {
+                            terms.mark(ctx, bits)
+                            return
+                        }
+                        slot.bits.withUnsafeMutableBufferPointer { kept in
+                            for w in kept.indices { kept[w] = 0 }
+                            terms.mark(ctx, kept.baseAddress!)
+                        }
+                    }
+                    slot.bits.withUnsafeBufferPointer { kept in
+                        for w in kept.indices { bits[w] |= kept[w] }
+                    }
+                }
             }
-            slot.bits.withUnsafeMutableBufferPointer { kept in
-                for w in kept.indices { kept[w] = 0 }
-                terms.mark(ctx, kept.baseAddress!)
-            }
-        }
-        slot.bits.withUnsafeBufferPointer { kept in
-            for w in kept.indices { bits[w] |= kept[w] }
         }
     }
 
@@ -681,8 +734,8 @@ final class ApproverIndex {
             parts.append("predicates: \(eventPredicates.count + eventSecondPredicates.count) per event, \(processKept.predicates.count) kept per process, \(chainKept.predicates.count) kept per parent")
         }
         if let valueCache {
-            parts.append("values kept per combination of \(valueCache.sources.map(\.indexes.first!.name).joined(separator: ", ")) "
-                         + "(\(valueCache.lookups) lookups, \(valueCache.fills) fills)")
+            parts.append("values kept per combination of \(valueCache.sources.map(\.keyName).joined(separator: ", ")) "
+                         + "(\(valueCache.lookups) lookups, \(valueCache.fills) fills, \(valueCache.bypassed) looked up directly)")
         }
         for f in fields + secondFields {
             parts.append("\(f.name): \(f.exact.values.count) exact, \(f.patterns.globs.count) prefix patterns, \(f.literalPatterns.globs.count) literal patterns, \(f.notEqual.count) !=, \(f.contains.count) regex")

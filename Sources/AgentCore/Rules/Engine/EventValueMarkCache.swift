@@ -15,12 +15,19 @@ import Musl
 /// key, and the marks they set are looked up by it; a combination seen before costs the reads, a
 /// hash and one comparison.
 ///
-/// A hit is exact: the key holds every value of every field, each with its length, so two keys are
-/// equal only when every field read the same values. The marks depend on nothing else: an index's
-/// entries are fixed at compile time, and what the process, its parent or the event's integers
-/// decide is added outside this cache. Keys longer than `maxKeyBytes` are not kept: their values
-/// are looked up directly. Environment-name fields keep their own cache (`EnvironmentMarkCache`),
-/// whose key is the environment list alone.
+/// A hit is exact: the key holds every value of every key field, each with its length, so two keys
+/// are equal only when every key field read the same values. A key field is the field itself, or,
+/// for a field derived from another one, that one (`FieldDeterminant`): the arguments stand for
+/// `exec.args`, `exec.args_flags` and `exec.args_options`, whose values they determine. The marks
+/// depend on nothing else: an index's entries are fixed at compile time, and what the process, its
+/// parent or the event's integers decide is added outside this cache. Keys longer than
+/// `maxKeyBytes` are not kept: their values are looked up directly. Environment-name fields keep
+/// their own cache (`EnvironmentMarkCache`), whose key is the environment list alone.
+///
+/// A host whose commands never repeat would pay for the key and the comparison on every event and
+/// gain nothing, so the cache watches its hit rate: after a window of `window` lookups with fewer
+/// than `minHitsPerWindow` hits it stands aside for `bypassLength` events (values looked up
+/// directly, as without it), then tries again.
 ///
 /// Storage (about 140 KB) is allocated at the first lookup. Written during evaluation: one thread
 /// at a time, like the rule set that owns it (see `EvalContext`).
@@ -28,20 +35,35 @@ final class EventValueMarkCache {
     static let slotCount = 128
     static let ways = 4
     static let maxKeyBytes = 1024
+    static let window = 256
+    static let minHitsPerWindow = 64
+    /// Events looked up directly after a window of too few hits (tests set 0: never).
+    var bypassLength = 4096
     /// Ends the values of one field in a key (a value's length is always smaller).
     private static let fieldEnd = UInt32.max
 
-    /// One field read into the key, and the indexes its values are looked up in on a miss (a
-    /// field of both approver groups has one index per group).
+    /// One key field, and the indexes of the fields it determines, looked up on a miss: those of
+    /// the approvers' first groups and of their second groups (a field of both has one of each).
     struct Source {
-        /// The indexes, all of the same field (the first one's `read` is used).
-        let indexes: [ApproverIndex.FieldIndex]
+        let first: [ApproverIndex.FieldIndex]
+        let second: [ApproverIndex.FieldIndex]
+        /// The index whose `keyRead` reads the key field (all of them read the same).
+        var reader: ApproverIndex.FieldIndex { first.first ?? second[0] }
+        var keyName: String { reader.keyName }
     }
 
     let sources: [Source]
-    /// Each source's first index, unretained, whose `read` is the source's (the strong list above
+    /// Rules whose first group holds terms outside this cache (first half of the candidate words):
+    /// their second groups are looked up on every fill. The others' second groups only when their
+    /// first group matched: otherwise the rule is no candidate whatever the second group says, and
+    /// that depends on the key alone.
+    let undecided: [UInt64]
+    /// Each source's first index, unretained, whose `keyRead` is the source's (the strong list above
     /// owns them): iterating `sources` retained and released two references per field and event.
     private let readers: [Unmanaged<ApproverIndex.FieldIndex>]
+    /// Every source's first-group and second-group indexes, unretained, for `fill`.
+    private let firstIndexes: [Unmanaged<ApproverIndex.FieldIndex>]
+    private let secondIndexes: [Unmanaged<ApproverIndex.FieldIndex>]
     /// Candidate words a fill may set (both groups, see `ApproverIndex.candidates`).
     let words: Int
     /// Applied to every hash: tests set 0 (before the first lookup) so that all keys collide and
@@ -52,9 +74,15 @@ final class EventValueMarkCache {
     private var storage: Storage?
     /// Lookups so far: the use stamp of a slot's last hit or fill.
     private var clock: UInt64 = 0
-    /// Lookups and fills (for the benchmark's statistics and the tests).
+    /// Lookups, fills and events looked up directly while standing aside (for the benchmark's
+    /// statistics and the tests).
     private(set) var lookups = 0
     private(set) var fills = 0
+    private(set) var bypassed = 0
+    /// The current window's lookups and hits, and the events left to look up directly.
+    private var windowLookups = 0
+    private var windowHits = 0
+    private var bypassLeft = 0
 
     /// Per slot: the key's bytes, its hash, its length (-1: empty slot), last use and bits.
     private struct Storage {
@@ -65,9 +93,12 @@ final class EventValueMarkCache {
         let bits: UnsafeMutablePointer<UInt64>
     }
 
-    init(sources: [Source], words: Int, hashMask: UInt64 = ~0) {
+    init(sources: [Source], undecided: [UInt64], words: Int, hashMask: UInt64 = ~0) {
         self.sources = sources
-        readers = sources.map { Unmanaged.passUnretained($0.indexes[0]) }
+        self.undecided = undecided
+        readers = sources.map { Unmanaged.passUnretained($0.reader) }
+        firstIndexes = sources.flatMap(\.first).map { Unmanaged.passUnretained($0) }
+        secondIndexes = sources.flatMap(\.second).map { Unmanaged.passUnretained($0) }
         self.words = words
         self.hashMask = hashMask
         key = .allocate(capacity: Self.maxKeyBytes)
@@ -84,16 +115,16 @@ final class EventValueMarkCache {
     }
 
     /// ORs into `bits` the marks of the event's values of every source: the stored ones when the
-    /// same values were seen, else those the sources' indexes set (then stored).
+    /// same key values were seen, else those the sources' indexes set (then stored). False when it
+    /// marked nothing, standing aside or for a key too long to keep: the caller looks the values up.
     @inline(__always)
-    func mark(_ ctx: EvalContext, _ bits: UnsafeMutablePointer<UInt64>) {
-        guard let length = writeKey(ctx) else {
-            // Too long to keep: every value looked up, as without the cache.
-            for source in sources {
-                for index in source.indexes { ApproverIndex.markValues(index, ctx, bits) }
-            }
-            return
+    func mark(_ ctx: EvalContext, _ bits: UnsafeMutablePointer<UInt64>) -> Bool {
+        if bypassLeft > 0 {
+            bypassLeft -= 1
+            bypassed &+= 1
+            return false
         }
+        guard let length = writeKey(ctx) else { return false }
         let s = storage ?? allocate()
         clock &+= 1
         lookups &+= 1
@@ -110,12 +141,19 @@ final class EventValueMarkCache {
             }
             if s.lastUse[candidate] < s.lastUse[victim] { victim = candidate }
         }
+        windowLookups += 1
+        if slot >= 0 { windowHits += 1 }
+        if windowLookups == Self.window {
+            if windowHits < Self.minHitsPerWindow { bypassLeft = bypassLength }
+            windowLookups = 0
+            windowHits = 0
+        }
         if slot < 0 {
             slot = victim
             fills &+= 1
             let kept = s.bits + slot * words
             kept.update(repeating: 0, count: words)
-            fill(length, kept)
+            fill(ctx, kept)
             (s.keys + slot * Self.maxKeyBytes).update(from: key, count: length)
             s.hashes[slot] = hash
             s.lengths[slot] = length
@@ -123,6 +161,7 @@ final class EventValueMarkCache {
         s.lastUse[slot] = clock
         let kept = s.bits + slot * words
         for w in 0..<words { bits[w] |= kept[w] }
+        return true
     }
 
     /// Writes the key of the event's values: per source, each value as its length (4 bytes) and
@@ -134,7 +173,7 @@ final class EventValueMarkCache {
         let capacity = Self.maxKeyBytes
         var i = 0
         while i < readers.count {
-            let overflow = readers[i]._withUnsafeGuaranteedRef { field in field.read(ctx) { v in
+            let overflow = readers[i]._withUnsafeGuaranteedRef { field in field.keyRead(ctx) { v in
                 // Room for this value and the field's end.
                 guard v.count <= capacity - length - 8 else { return true }
                 Self.store(UInt32(truncatingIfNeeded: v.count), key + length)
@@ -150,29 +189,33 @@ final class EventValueMarkCache {
         return length
     }
 
-    /// Sets in `kept` the marks of the values in the key, as each source's indexes decide.
-    private func fill(_ length: Int, _ kept: UnsafeMutablePointer<UInt64>) {
-        var at = 0
-        for source in sources {
-            while at + 4 <= length {
-                let count = Self.load(key + at)
-                at += 4
-                if count == Self.fieldEnd { break }
-                let value = UnsafeBufferPointer(start: key + at, count: Int(count))
-                for index in source.indexes { ApproverIndex.markValue(index, value, kept) }
-                at += Int(count)
+    /// Sets in `kept` (zeroed) the marks of the event's values, as each source's indexes decide:
+    /// first groups, then the second groups of rules still possible (see `undecided`).
+    private func fill(_ ctx: EvalContext, _ kept: UnsafeMutablePointer<UInt64>) {
+        var i = 0
+        while i < firstIndexes.count {
+            firstIndexes[i]._withUnsafeGuaranteedRef { ApproverIndex.markValues($0, ctx, kept) }
+            i += 1
+        }
+        i = 0
+        while i < secondIndexes.count {
+            secondIndexes[i]._withUnsafeGuaranteedRef { index in
+                var w = 0
+                while w < undecided.count {
+                    if index.ruleMask[w] & (kept[w] | undecided[w]) != 0 {
+                        ApproverIndex.markValues(index, ctx, kept)
+                        return
+                    }
+                    w += 1
+                }
             }
+            i += 1
         }
     }
 
     @inline(__always)
     private static func store(_ value: UInt32, _ at: UnsafeMutablePointer<UInt8>) {
         UnsafeMutableRawPointer(at).storeBytes(of: value, as: UInt32.self)
-    }
-
-    @inline(__always)
-    private static func load(_ at: UnsafeMutablePointer<UInt8>) -> UInt32 {
-        UnsafeRawPointer(at).loadUnaligned(as: UInt32.self)
     }
 
     private func allocate() -> Storage {

@@ -27,11 +27,17 @@ public final class RuleSet {
     /// The predicates alone, per bucket.
     private let bucketPredicates: [[PredicateBox]]
     private let anyEventPredicates: [PredicateBox]
-    /// The same, unretained, for `evaluate` (see `PredicateBox`); the lists above own them.
-    private let bucketPredicateRefs: [[Unmanaged<PredicateBox>]]
+    /// The same, unretained, for `evaluate` (see `PredicateBox`); the lists above own them. One
+    /// list for every bucket (`bucketPredicateStart` says where each one's starts): reading a
+    /// bucket's own list out of a list of lists retained it.
+    private let predicateRefs: [Unmanaged<PredicateBox>]
+    private let bucketPredicateStart: [Int]
     private let anyEventPredicateRefs: [Unmanaged<PredicateBox>]
     private let bucketIndexes: [ApproverIndex]
     private let anyEventIndex: ApproverIndex
+    /// The indexes, unretained (the lists above own them).
+    private let bucketIndexRefs: [Unmanaged<ApproverIndex>]
+    private let anyEventIndexRef: Unmanaged<ApproverIndex>
     private let maxWords: Int
     let registry: FieldRegistry
 
@@ -48,7 +54,14 @@ public final class RuleSet {
         self.anyEvent = anyEvent
         bucketPredicates = buckets.map { $0.map { PredicateBox(evaluate: $0.predicate) } }
         anyEventPredicates = anyEvent.map { PredicateBox(evaluate: $0.predicate) }
-        bucketPredicateRefs = bucketPredicates.map { $0.map { Unmanaged.passUnretained($0) } }
+        predicateRefs = bucketPredicates.flatMap { $0.map { Unmanaged.passUnretained($0) } }
+        var start: [Int] = []
+        var next = 0
+        for list in bucketPredicates {
+            start.append(next)
+            next += list.count
+        }
+        bucketPredicateStart = start
         anyEventPredicateRefs = anyEventPredicates.map { Unmanaged.passUnretained($0) }
         bucketIndexes = buckets.enumerated().map { i, rules in
             let type = EventType(rawValue: numericCast(i))
@@ -56,6 +69,8 @@ public final class RuleSet {
                                  cachesEventValues: ApproverIndex.keepsEventValueResults(for: type))
         }
         anyEventIndex = ApproverIndex(approvers: anyEvent.map(\.approver))
+        bucketIndexRefs = bucketIndexes.map { Unmanaged.passUnretained($0) }
+        anyEventIndexRef = Unmanaged.passUnretained(anyEventIndex)
         maxWords = 2 * max(bucketIndexes.map(\.words).max() ?? 1, anyEventIndex.words, 1)
     }
 
@@ -102,19 +117,22 @@ public final class RuleSet {
 
     /// Evaluates the rules of one index whose candidate bit is set, in order.
     @inline(__always)
-    private func evaluate(_ index: ApproverIndex, _ predicates: [Unmanaged<PredicateBox>], _ context: EvalContext, _ body: (Int) -> Void) {
-        if index.ruleCount == 0 { return }
-        let bits = context.candidateBits(maxWords)
-        index.candidates(context, bits)
-        var w = 0
-        while w < index.words {
-            var word = bits[w]
-            while word != 0 {
-                let j = w << 6 | word.trailingZeroBitCount
-                word &= word &- 1
-                if predicates[j]._withUnsafeGuaranteedRef({ $0(context) }) { body(j) }
+    private func evaluate(_ indexRef: Unmanaged<ApproverIndex>, _ predicates: UnsafePointer<Unmanaged<PredicateBox>>, _ context: EvalContext,
+                          _ body: (Int) -> Void) {
+        indexRef._withUnsafeGuaranteedRef { index in
+            if index.ruleCount == 0 { return }
+            let bits = context.candidateBits(maxWords)
+            index.candidates(context, bits)
+            var w = 0
+            while w < index.words {
+                var word = bits[w]
+                while word != 0 {
+                    let j = w << 6 | word.trailingZeroBitCount
+                    word &= word &- 1
+                    if predicates[j]._withUnsafeGuaranteedRef({ $0(context) }) { body(j) }
+                }
+                w += 1
             }
-            w += 1
         }
     }
 
@@ -134,9 +152,16 @@ public final class RuleSet {
         context.withEvent(at: event) {
             let i = Int(event.pointee.type.rawValue)
             if i < bucketPredicates.count {
-                evaluate(bucketIndexes[i], bucketPredicateRefs[i], context) { body(buckets[i][$0]) }
+                predicateRefs.withUnsafeBufferPointer { refs in
+                    // An empty list has no base address; its index has no rules to evaluate.
+                    guard let base = refs.baseAddress else { return }
+                    evaluate(bucketIndexRefs[i], base + bucketPredicateStart[i], context) { body(buckets[i][$0]) }
+                }
             }
-            evaluate(anyEventIndex, anyEventPredicateRefs, context) { body(anyEvent[$0]) }
+            anyEventPredicateRefs.withUnsafeBufferPointer { refs in
+                guard let base = refs.baseAddress else { return }
+                evaluate(anyEventIndexRef, base, context) { body(anyEvent[$0]) }
+            }
         }
     }
 

@@ -52,11 +52,12 @@ public final class FieldRegistry {
     func add(
         _ name: String, _ type: SECLType, _ eventType: EventType?, _ description: String, isArray: Bool = false,
         isPath: Bool = false, iterates: Bool = false, scope: FieldScope? = nil, accessor: FieldAccessor,
-        environment: ((EvalContext) -> StringList?)? = nil
+        environment: ((EvalContext) -> StringList?)? = nil, determinant: FieldDeterminant? = nil
     ) {
         fields[name] = FieldSpec(
             name: name, type: type, isArray: isArray || iterates, eventType: eventType, description: description,
-            isPath: isPath, iteratesAncestors: iterates, scope: scope ?? addingScope, accessor: accessor, environment: environment)
+            isPath: isPath, iteratesAncestors: iterates, scope: scope ?? addingScope, accessor: accessor, environment: environment,
+            determinant: determinant)
     }
 
     // MARK: - Common fields
@@ -126,19 +127,25 @@ public final class FieldRegistry {
                 withProcess(proc, ctx, get)
             })
         }
-        func a(_ n: String, _ d: String, _ accessor: FieldAccessor) {
-            add("\(prefix).\(n)", .string, eventType, "\(d) of the \(what)", isArray: true, iterates: iterates, accessor: accessor)
+        func a(_ n: String, _ d: String, _ accessor: FieldAccessor, determinant: FieldDeterminant? = nil) {
+            add("\(prefix).\(n)", .string, eventType, "\(d) of the \(what)", isArray: true, iterates: iterates, accessor: accessor,
+                determinant: determinant)
         }
         i("pid", "Process id") { Int64($0.pid) }
         i("ppid", "Parent process id") { Int64($0.ppid) }
         s("comm", "Command name (comm)") { $0.comm }
         s("tty_name", "Controlling terminal name") { $0.tty }
         s("argv0", "First argument (argv[0])") { $0.argv0 }
+        let argv = Read.strings { withProcess(proc, $0) { $0.args } }
+        // The joined arguments, their flags and options are functions of the arguments.
+        var arguments: FieldDeterminant?
+        if case .string(let read) = argv { arguments = FieldDeterminant(name: "\(prefix).argv", read: read) }
         add("\(prefix).args", .string, eventType, "Arguments, excluding argv0, as one space-separated string of the \(what)",
-            iterates: iterates, accessor: Read.joined(slot("\(source).args"), proc))
-        a("argv", "Arguments, excluding argv0, as an array", Read.strings { withProcess(proc, $0) { $0.args } })
-        a("args_flags", "Flags in the arguments (`-x`, `--long`)", Read.argFlags { withProcess(proc, $0) { $0.args } })
-        a("args_options", "Options in the arguments (`name=value`)", Read.argOptions(slot("\(source).args_options"), proc))
+            iterates: iterates, accessor: Read.joined(slot("\(source).args"), proc), determinant: arguments)
+        a("argv", "Arguments, excluding argv0, as an array", argv)
+        a("args_flags", "Flags in the arguments (`-x`, `--long`)", Read.argFlags { withProcess(proc, $0) { $0.args } }, determinant: arguments)
+        a("args_options", "Options in the arguments (`name=value`)", Read.argOptions(slot("\(source).args_options"), proc),
+          determinant: arguments)
         b("args_truncated", "True when the arguments were truncated") { $0.argsTruncated }
         let envs: (EvalContext) -> StringList? = { withProcess(proc, $0) { $0.envs } }
         add("\(prefix).envs", .string, eventType, "Environment variable names of the \(what)", isArray: true, iterates: iterates,

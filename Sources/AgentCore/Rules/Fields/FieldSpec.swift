@@ -40,4 +40,15 @@ public struct FieldSpec {
     /// list whose elements (`NAME=value`) the names come from, so that the approvers can keep their
     /// results per list (`EnvironmentMarkCache`).
     var environment: ((EvalContext) -> StringList?)? = nil
+    /// For fields derived from another one (`exec.args_flags` from the arguments): what their
+    /// values are a function of (see `FieldDeterminant`).
+    var determinant: FieldDeterminant? = nil
+}
+
+/// The field whose values determine a derived field's values: equal values of `name`, equal values
+/// of the derived field. The approvers' value cache keys a derived field by it (`EventValueMarkCache`),
+/// so that the arguments, their flags and their options are one list in the key, read once.
+struct FieldDeterminant {
+    let name: String
+    let read: (EvalContext, StringBody) -> Bool
 }
