@@ -5,7 +5,7 @@ import CLibBPF
 public enum DecodeError: Error, Equatable {
     /// Fewer bytes than the record's fixed part, or than its header says.
     case truncated(type: UInt32, size: Int)
-    /// A type number this agent does not know.
+    /// A type number this agent does not know, or one it models but defines no record for.
     case unknownType(UInt32)
     /// Variable-length parts that do not fit the record.
     case inconsistentLengths(type: UInt32)
@@ -49,6 +49,10 @@ public struct RecordDecoder {
         case .mprotect: event = try decodeMProtect(record)
         case .splice: event = try decodeSplice(record)
         case .bpf: event = try decodeBPF(record)
+        case .chmod, .chown, .link, .rename, .unlink, .utimes, .mkdir, .rmdir, .setxattr, .removexattr, .chdir, .setuid,
+             .setgid, .capset, .connect, .accept, .dns, .imds:
+            // Modelled for rules only: no probe writes these, and events.h defines no record.
+            throw DecodeError.unknownType(header.type)
         }
         event.bootTimeNs = header.timestamp_ns
         event.timeNs = clock.wallNs(fromBootNs: header.timestamp_ns)

@@ -72,7 +72,17 @@ extension JSONWriter {
 
         key("process")
         if let process = event.process {
-            writeProcessContext(process, tid: event.tid, includeEnvs: event.type == .exec)
+            if case .credentials(let change) = event.payload {
+                // The credentials asked for go in `process.credentials.destination`: not cached.
+                beginObject()
+                writeProcessFields(process, includeEnvs: false, credentialsDestination: change)
+                key("tid")
+                int(event.tid)
+                if let parent = process.parent { rawMembers(cachedLineage(from: parent)) }
+                endObject()
+            } else {
+                writeProcessContext(process, tid: event.tid, includeEnvs: event.type == .exec)
+            }
         } else {
             writeUnresolvedProcess(event)
         }
@@ -355,7 +365,163 @@ extension JSONWriter {
             key("name")
             string(module.name)
             endObject()
+
+        case .fileChange(let change):
+            key("file")
+            writeFileChange(event.type, change)
+            if !change.syscallPath.isEmpty {
+                writeSyscallPath(event.type, change.syscallPath)
+            }
+
+        case .credentials:
+            break  // written in the process context (`process.credentials.destination`)
+
+        case .connection(let connection):
+            writeConnection(event.type, connection)
+
+        case .dns(let dns):
+            key("dns")
+            beginObject()
+            key("id")
+            int(dns.id)
+            key("question")
+            beginObject()
+            key("class")
+            string(dns.qclass == 1 ? "IN" : String(dns.qclass))
+            key("type")
+            string(dnsTypeName(dns.type))
+            key("name")
+            string(dns.name)
+            key("size")
+            int(dns.size)
+            key("count")
+            int(dns.count)
+            endObject()
+            endObject()
+
+        case .imds(let imds):
+            key("imds")
+            beginObject()
+            key("type")
+            string(imds.type)
+            key("cloud_provider")
+            string(imds.cloudProvider)
+            let optional: [(StaticString, String)] = [("url", imds.url), ("host", imds.host), ("user_agent", imds.userAgent), ("server", imds.server)]
+            for (name, value) in optional where !value.isEmpty {
+                key(name)
+                string(value)
+            }
+            if imds.cloudProvider == "aws" {
+                key("aws")
+                beginObject()
+                key("is_imds_v2")
+                bool(imds.isIMDSv2)
+                if !imds.securityCredentialsType.isEmpty {
+                    key("security_credentials")
+                    beginObject()
+                    key("type")
+                    string(imds.securityCredentialsType)
+                    endObject()
+                }
+                endObject()
+            }
+            endObject()
         }
+    }
+
+    /// The `file` of a file change, with what the call asked for in `destination` (a new path, a
+    /// mode, an owner) or, for extended attributes, `attribute_name` and `attribute_namespace`.
+    fileprivate mutating func writeFileChange(_ type: EventType, _ change: FileChangePayload) {
+        writeFile(change.file, openFlags: nil) { w in
+            switch type {
+            case .link, .rename:
+                if let destination = change.destination {
+                    w.key("destination")
+                    w.writeFile(destination, openFlags: nil)
+                }
+            case .chmod, .mkdir:
+                // The schema's File requires uid and gid: the file's own, which the call keeps.
+                w.key("destination")
+                w.beginObject()
+                w.key("mode")
+                w.int(change.destinationMode)
+                w.key("uid")
+                w.int(change.file.uid)
+                w.key("gid")
+                w.int(change.file.gid)
+                w.endObject()
+            case .chown:
+                w.key("destination")
+                w.beginObject()
+                w.key("uid")
+                w.int(change.destinationUID)
+                w.key("gid")
+                w.int(change.destinationGID)
+                if let user = change.destinationUser {
+                    w.key("user")
+                    w.string(user)
+                }
+                if let group = change.destinationGroup {
+                    w.key("group")
+                    w.string(group)
+                }
+                w.endObject()
+            case .setxattr, .removexattr:
+                w.key("attribute_name")
+                w.string(change.attributeName)
+                w.key("attribute_namespace")
+                w.string(change.attributeNamespace)
+            default:
+                break
+            }
+        }
+    }
+
+    /// `syscall.<type>.path`, for the file-change types the schema's syscall context has.
+    fileprivate mutating func writeSyscallPath(_ type: EventType, _ path: String) {
+        let name: StaticString
+        switch type {
+        case .chmod: name = "chmod"
+        case .chown: name = "chown"
+        case .chdir: name = "chdir"
+        case .unlink: name = "unlink"
+        case .link: name = "link"
+        case .rename: name = "rename"
+        case .utimes: name = "utimes"
+        default: return
+        }
+        key("syscall")
+        beginObject()
+        key(name)
+        beginObject()
+        key("path")
+        string(path)
+        endObject()
+        endObject()
+    }
+
+    /// `network` of a connect (the remote address is the destination) or accept (the remote
+    /// address is the source); the local end is not modelled (empty).
+    fileprivate mutating func writeConnection(_ type: EventType, _ connection: ConnectionPayload) {
+        key("network")
+        beginObject()
+        key("l3_protocol")
+        string(connection.family == 10 ? "IPv6" : connection.family == 2 ? "IPv4" : addressFamilyName(connection.family))
+        key("l4_protocol")
+        string(connection.protocol_ == 6 ? "TCP" : connection.protocol_ == 17 ? "UDP" : String(connection.protocol_))
+        let ends: [(StaticString, Bool)] = [("source", type != .connect), ("destination", type == .connect)]
+        for (end, remote) in ends {
+            key(end)
+            beginObject()
+            key("ip")
+            string(remote ? connection.ip : "")
+            key("port")
+            int(remote ? connection.port : 0)
+            endObject()
+        }
+        key("size")
+        int(0)
+        endObject()
     }
 
     fileprivate mutating func writeBPF(_ bpf: BPFPayload) {
@@ -498,7 +664,8 @@ extension JSONWriter {
     }
 
     /// The fields shared by `Process` and `ProcessContext`, but `tid` (per event; ancestors have none).
-    fileprivate mutating func writeProcessFields(_ process: ProcessEntry, includeEnvs: Bool) {
+    fileprivate mutating func writeProcessFields(_ process: ProcessEntry, includeEnvs: Bool,
+                                                 credentialsDestination: CredentialChangePayload? = nil) {
         let credentials = process.credentials
         key("pid")
         int(process.pid)
@@ -535,7 +702,7 @@ extension JSONWriter {
             rfc3339(nanoseconds: process.exitTimeNs)
         }
         key("credentials")
-        writeCredentials(credentials)
+        writeCredentials(credentials, destination: credentialsDestination)
         if let executable = process.executable {
             key("executable")
             writeFile(executable, openFlags: nil)
@@ -613,7 +780,7 @@ extension JSONWriter {
         endObject()
     }
 
-    fileprivate mutating func writeCredentials(_ credentials: Credentials) {
+    fileprivate mutating func writeCredentials(_ credentials: Credentials, destination: CredentialChangePayload? = nil) {
         beginObject()
         key("uid")
         int(credentials.uid)
@@ -657,6 +824,29 @@ extension JSONWriter {
         writeCapabilities(credentials.capEffective)
         key("cap_permitted")
         writeCapabilities(credentials.capPermitted)
+        if let d = destination {
+            key("destination")
+            beginObject()
+            let ids: [(StaticString, UInt32)] = [("uid", d.uid), ("euid", d.euid), ("fsuid", d.fsuid), ("gid", d.gid), ("egid", d.egid),
+                                                 ("fsgid", d.fsgid)]
+            for (name, value) in ids {
+                key(name)
+                int(value)
+            }
+            let names: [(StaticString, String?)] = [("user", d.user), ("euser", d.euser), ("fsuser", d.fsuser), ("group", d.group),
+                                                    ("egroup", d.egroup), ("fsgroup", d.fsgroup)]
+            for (name, value) in names {
+                if let value {
+                    key(name)
+                    string(value)
+                }
+            }
+            key("cap_effective")
+            writeCapabilities(d.capEffective)
+            key("cap_permitted")
+            writeCapabilities(d.capPermitted)
+            endObject()
+        }
         endObject()
     }
 
@@ -690,7 +880,7 @@ extension JSONWriter {
 
     /// A `File` / `FileEvent` object. `openFlags` adds `flags` (open events only: the schema's `File`
     /// used for executables has the key too, but only open has flags to report).
-    fileprivate mutating func writeFile(_ file: FileInfo, openFlags: UInt32?) {
+    fileprivate mutating func writeFile(_ file: FileInfo, openFlags: UInt32?, members: (inout JSONWriter) -> Void = { _ in }) {
         beginObject()
         key("path")
         string(file.path)
@@ -748,6 +938,7 @@ extension JSONWriter {
             key("change_time")
             rfc3339(nanoseconds: file.changeTimeNs)
         }
+        members(&self)
         endObject()
     }
 

@@ -104,6 +104,11 @@ final class LayoutTests: XCTestCase {
             (.ptrace, CSM_EVENT_PTRACE), (.mmap, CSM_EVENT_MMAP), (.mprotect, CSM_EVENT_MPROTECT),
             (.signal, CSM_EVENT_SIGNAL), (.splice, CSM_EVENT_SPLICE), (.bpf, CSM_EVENT_BPF),
             (.loadModule, CSM_EVENT_LOAD_MODULE), (.unloadModule, CSM_EVENT_UNLOAD_MODULE),
+            (.chmod, CSM_EVENT_CHMOD), (.chown, CSM_EVENT_CHOWN), (.link, CSM_EVENT_LINK), (.rename, CSM_EVENT_RENAME),
+            (.unlink, CSM_EVENT_UNLINK), (.utimes, CSM_EVENT_UTIMES), (.mkdir, CSM_EVENT_MKDIR), (.rmdir, CSM_EVENT_RMDIR),
+            (.setxattr, CSM_EVENT_SETXATTR), (.removexattr, CSM_EVENT_REMOVEXATTR), (.chdir, CSM_EVENT_CHDIR),
+            (.setuid, CSM_EVENT_SETUID), (.setgid, CSM_EVENT_SETGID), (.capset, CSM_EVENT_CAPSET),
+            (.connect, CSM_EVENT_CONNECT), (.accept, CSM_EVENT_ACCEPT), (.dns, CSM_EVENT_DNS), (.imds, CSM_EVENT_IMDS),
         ]
         XCTAssertEqual(header.count, EventType.allCases.count)
         for (swift, c) in header {

@@ -45,7 +45,13 @@ enum T {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").appendingPathComponent(name).path
     }
 
-    static let corpus = "/work/shared/corpus/datadog-default.policy"
+    /// Datadog's default policy in `shared/` beside the repository (as CI lays it out).
+    static let corpus: String = {
+        let beside = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()  // the repository
+            .deletingLastPathComponent().appendingPathComponent("shared/corpus/datadog-default.policy").path
+        return FileManager.default.fileExists(atPath: beside) ? beside : "/work/shared/corpus/datadog-default.policy"
+    }()
 
     /// The rule set of a policy given as text.
     static func ruleSet(_ policy: String) throws -> RuleSet {

@@ -48,8 +48,28 @@ enum csm_event_type {
 	CSM_EVENT_BPF = 13,
 	CSM_EVENT_LOAD_MODULE = 14,
 	CSM_EVENT_UNLOAD_MODULE = 15,
+	/* Reserved for the types the rule engine models but no probe produces yet (the file,
+	 * credential and network types of the backend schema): no record is defined for them. */
+	CSM_EVENT_CHMOD = 16,
+	CSM_EVENT_CHOWN = 17,
+	CSM_EVENT_LINK = 18,
+	CSM_EVENT_RENAME = 19,
+	CSM_EVENT_UNLINK = 20,
+	CSM_EVENT_UTIMES = 21,
+	CSM_EVENT_MKDIR = 22,
+	CSM_EVENT_RMDIR = 23,
+	CSM_EVENT_SETXATTR = 24,
+	CSM_EVENT_REMOVEXATTR = 25,
+	CSM_EVENT_CHDIR = 26,
+	CSM_EVENT_SETUID = 27,
+	CSM_EVENT_SETGID = 28,
+	CSM_EVENT_CAPSET = 29,
+	CSM_EVENT_CONNECT = 30,
+	CSM_EVENT_ACCEPT = 31,
+	CSM_EVENT_DNS = 32,
+	CSM_EVENT_IMDS = 33,
 	/* One past the highest number in use: sizes the per-type lost counters. */
-	CSM_EVENT_TYPE_MAX = 16,
+	CSM_EVENT_TYPE_MAX = 34,
 };
 
 /* Why a path could not be resolved completely (bit set in csm_file.path_error). */

@@ -68,6 +68,13 @@ public enum EventPayload {
     case bpf(BPFPayload)
     case loadModule(LoadModulePayload)
     case unloadModule(UnloadModulePayload)
+    /// Modelled, no probe yet (see `ModelledPayloads.swift`): the file types (`Event.type` says
+    /// which), `setuid`/`setgid`/`capset`, `connect`/`accept`, `dns` and `imds`.
+    case fileChange(FileChangePayload)
+    case credentials(CredentialChangePayload)
+    case connection(ConnectionPayload)
+    case dns(DNSPayload)
+    case imds(IMDSPayload)
 }
 
 /// exec: the new image travels in `Event.process`; this keeps what the kernel reported, so the process

@@ -46,15 +46,13 @@ public enum SECLConstants {
             ("AUDIT_AUID_UNSET", 4_294_967_295),
             // exit.cause
             ("EXITED", 0), ("COREDUMPED", 1), ("SIGNALED", 2),
-            // DNS question types.
-            ("A", 1), ("NS", 2), ("CNAME", 5), ("SOA", 6), ("PTR", 12), ("MX", 15), ("TXT", 16), ("AAAA", 28),
-            ("SRV", 33), ("ANY", 255),
             // errno for *.retval
             ("EPERM", -1), ("ENOENT", -2), ("EACCES", -13), ("EEXIST", -17),
             ("IPPROTO_IP", 0), ("IPPROTO_ICMP", 1), ("IPPROTO_TCP", 6), ("IPPROTO_UDP", 17), ("IPPROTO_ICMPV6", 58),
             ("MNT_FORCE", 1), ("MNT_DETACH", 2), ("MNT_EXPIRE", 4), ("UMOUNT_NOFOLLOW", 8),
         ]
         for (name, value) in modes + misc { c[name] = value }
+        for (value, name) in dnsTypeTable { c[name] = Int64(value) }
         return c
     }()
 

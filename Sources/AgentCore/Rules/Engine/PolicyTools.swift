@@ -48,7 +48,7 @@ public enum PolicyTools {
             for r in result.reports {
                 var line = "\(r.id): \(r.status.rawValue)"
                 if r.status == .loaded, let t = r.eventType { line += " (\(t.name))" }
-                if !r.reason.isEmpty && r.status != .loaded { line += " - \(r.reason)" }
+                if !r.reason.isEmpty { line += " - \(r.reason)" }
                 lines.append(line)
             }
             let order: [RuleStatus] = [.loaded, .disabled, .filtered, .unsupported, .error]

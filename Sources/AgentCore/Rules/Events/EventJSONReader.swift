@@ -135,7 +135,84 @@ public enum EventJSONReader {
         case .unloadModule:
             let m = root["module"] as? [String: Any] ?? [:]
             return .unloadModule(UnloadModulePayload(name: m["name"] as? String ?? ""))
+        case .chmod, .chown, .link, .rename, .unlink, .utimes, .mkdir, .rmdir, .setxattr, .removexattr, .chdir:
+            var change = fileChange(type, fileJSON ?? [:])
+            let syscall = (root["syscall"] as? [String: Any])?[type.name] as? [String: Any]
+            change.syscallPath = syscall?["path"] as? String ?? ""
+            return .fileChange(change)
+        case .setuid, .setgid, .capset:
+            let credentials = (root["process"] as? [String: Any])?["credentials"] as? [String: Any]
+            return .credentials(credentialChange(credentials?["destination"] as? [String: Any] ?? [:]))
+        case .connect, .accept:
+            return .connection(connection(type, root))
+        case .dns:
+            let d = root["dns"] as? [String: Any] ?? [:]
+            let q = d["question"] as? [String: Any] ?? [:]
+            return .dns(DNSPayload(
+                id: UInt16(truncatingIfNeeded: int(d["id"]) ?? 0), name: q["name"] as? String ?? "",
+                type: UInt16(truncatingIfNeeded: flagValue(q["type"] ?? 0)), qclass: (q["class"] as? String) == "IN" ? 1 : UInt16(truncatingIfNeeded: int(q["class"]) ?? 1),
+                size: UInt16(truncatingIfNeeded: int(q["size"]) ?? 0), count: UInt16(truncatingIfNeeded: int(q["count"]) ?? 1)))
+        case .imds:
+            let m = root["imds"] as? [String: Any] ?? [:]
+            let aws = m["aws"] as? [String: Any] ?? [:]
+            return .imds(IMDSPayload(
+                type: m["type"] as? String ?? "request", cloudProvider: m["cloud_provider"] as? String ?? "", url: m["url"] as? String ?? "",
+                host: m["host"] as? String ?? "", userAgent: m["user_agent"] as? String ?? "", server: m["server"] as? String ?? "",
+                isIMDSv2: aws["is_imds_v2"] as? Bool ?? false,
+                securityCredentialsType: (aws["security_credentials"] as? [String: Any])?["type"] as? String ?? ""))
         }
+    }
+
+    /// A file change: the file, and in `file.destination` what the call asked for (the new path of
+    /// a link or rename, a mode, an owner) or, for extended attributes, `file.attribute_*`.
+    private static func fileChange(_ type: EventType, _ json: [String: Any]) -> FileChangePayload {
+        var p = FileChangePayload(file: file(json))
+        let destination = json["destination"] as? [String: Any] ?? [:]
+        switch type {
+        case .link, .rename: p.destination = file(destination)
+        case .chmod, .mkdir: p.destinationMode = uint32(destination["mode"]) ?? 0
+        case .chown:
+            p.destinationUID = int(destination["uid"]) ?? -1
+            p.destinationGID = int(destination["gid"]) ?? -1
+            p.destinationUser = destination["user"] as? String
+            p.destinationGroup = destination["group"] as? String
+        case .setxattr, .removexattr:
+            p.attributeName = json["attribute_name"] as? String ?? ""
+            p.attributeNamespace = json["attribute_namespace"] as? String ?? ""
+        default: break
+        }
+        return p
+    }
+
+    /// The credentials a setuid, setgid or capset asked for (`process.credentials.destination`).
+    private static func credentialChange(_ json: [String: Any]) -> CredentialChangePayload {
+        var p = CredentialChangePayload(
+            uid: uint32(json["uid"]) ?? 0, euid: uint32(json["euid"]) ?? 0, fsuid: uint32(json["fsuid"]) ?? 0,
+            gid: uint32(json["gid"]) ?? 0, egid: uint32(json["egid"]) ?? 0, fsgid: uint32(json["fsgid"]) ?? 0,
+            capEffective: capabilities(json["cap_effective"]), capPermitted: capabilities(json["cap_permitted"]))
+        p.user = json["user"] as? String
+        p.euser = json["euser"] as? String
+        p.fsuser = json["fsuser"] as? String
+        p.group = json["group"] as? String
+        p.egroup = json["egroup"] as? String
+        p.fsgroup = json["fsgroup"] as? String
+        return p
+    }
+
+    /// The remote address of a connect (`network.destination`) or accept (`network.source`); a
+    /// hand-written `connect.addr` / `accept.addr` object (family, ip, port, hostname) is read too.
+    private static func connection(_ type: EventType, _ root: [String: Any]) -> ConnectionPayload {
+        let network = root["network"] as? [String: Any] ?? [:]
+        let peer = network[type == .connect ? "destination" : "source"] as? [String: Any] ?? [:]
+        let addr = (root[type.name] as? [String: Any])?["addr"] as? [String: Any] ?? [:]
+        let ip = addr["ip"] as? String ?? peer["ip"] as? String ?? ""
+        var family = addr["family"].map { UInt16(truncatingIfNeeded: flagValue($0)) } ?? 0
+        if family == 0, !ip.isEmpty { family = ip.contains(":") ? 10 : 2 }
+        let l4 = network["l4_protocol"] as? String
+        let protocol_: UInt16 = l4 == "TCP" ? 6 : l4 == "UDP" ? 17 : UInt16(truncatingIfNeeded: int(network["l4_protocol"]) ?? 0)
+        return ConnectionPayload(
+            family: family, ip: ip, port: UInt16(truncatingIfNeeded: int(addr["port"]) ?? int(peer["port"]) ?? 0),
+            hostname: addr["hostname"] as? String ?? "", protocol_: protocol_)
     }
 
     // MARK: - Processes and files

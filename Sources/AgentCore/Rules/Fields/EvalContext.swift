@@ -95,8 +95,16 @@ public final class EvalContext {
         case .mmap(let p): if let f = p.file { return body(f) }
         case .splice(let p): if let f = p.file { return body(f) }
         case .loadModule(let p): if let f = p.file { return body(f) }
+        case .fileChange(let p): return body(p.file)
         default: break
         }
+        return nil
+    }
+
+    /// The new path of a `link` or `rename` event; nil for other events.
+    @inline(__always)
+    func withDestinationFile<R>(_ body: (FileInfo) -> R?) -> R? {
+        if case .fileChange(let p) = event.payload, let f = p.destination { return body(f) }
         return nil
     }
 

@@ -10,6 +10,7 @@ extension FieldRegistry {
         addNetworkAndSignals()
         addMemory()
         addBPFAndModules()
+        addModelled()
     }
 
     private func addExecExit() {

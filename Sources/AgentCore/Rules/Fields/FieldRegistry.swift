@@ -10,12 +10,11 @@ public final class FieldRegistry {
     /// The scope of the fields being added (set around `addProcess` calls); `.event` otherwise.
     private var addingScope = FieldScope.event
 
-    /// Datadog event types this agent never produces; rules on them are `unsupported`.
+    /// Datadog event types this agent neither produces nor models; rules on them are `unsupported`.
+    /// (The file, credential and network types of the backend schema are modelled: `EventType.hasProbe`.)
     public static let unproducedEventTypes: Set<String> = [
-        "accept", "capset", "cgroup_write", "chdir", "chmod", "chown", "connect", "create", "delete", "dns",
-        "imds", "link", "mkdir", "open_key", "create_key", "delete_key", "set_key_value", "set", "packet",
-        "prctl", "removexattr", "rename", "rmdir", "selinux", "setgid", "setsockopt", "setuid", "setxattr",
-        "unlink", "utimes", "write", "fim", "network_flow_monitor", "raw_packet", "sysctl", "ondemand",
+        "cgroup_write", "create", "delete", "open_key", "create_key", "delete_key", "set_key_value", "set", "packet",
+        "prctl", "selinux", "setsockopt", "write", "fim", "network_flow_monitor", "raw_packet", "sysctl", "ondemand",
         "login_uid_write", "change_permission", "cgroup_tracing", "stat", "tracer_memfd_seal",
         "user_session", "short_dns_response", "network", "security_profile",
     ]
@@ -183,9 +182,11 @@ public final class FieldRegistry {
 
     // MARK: - File fields
 
-    /// Where a group of file fields reads from: the event's own file, or a process's executable.
+    /// Where a group of file fields reads from: the event's own file, the new path of a `link` or
+    /// `rename`, or a process's executable.
     enum FileSource {
         case event
+        case destination
         case executable(FieldProcess)
     }
 
@@ -195,6 +196,7 @@ public final class FieldRegistry {
             let accessor: FieldAccessor
             switch source {
             case .event: accessor = Read.string { ctx in ctx.withFile(ev) }
+            case .destination: accessor = Read.string { ctx in ctx.withDestinationFile(ev) }
             case .executable(let proc): accessor = Read.string { ctx in withProcess(proc, ctx, ex) }
             }
             add("\(prefix).\(n)", .string, eventType, "\(d) of the \(what)", isPath: path, iterates: iterates, accessor: accessor)
@@ -203,6 +205,7 @@ public final class FieldRegistry {
             let accessor: FieldAccessor
             switch source {
             case .event: accessor = Read.int { ctx in ctx.withFile(ev) }
+            case .destination: accessor = Read.int { ctx in ctx.withDestinationFile(ev) }
             case .executable(let proc): accessor = Read.int { ctx in withProcess(proc, ctx, ex) }
             }
             add("\(prefix).\(n)", type, eventType, "\(d) of the \(what)", iterates: iterates, accessor: accessor)
@@ -231,6 +234,9 @@ public final class FieldRegistry {
         case .event:
             upper = Read.bool { ctx in ctx.withFile { $0.inUpperLayer } }
             ext = .string { ctx, body in ctx.withFile { FieldRegistry.withExtension($0.name, body) } ?? withEmpty(body) }
+        case .destination:
+            upper = Read.bool { ctx in ctx.withDestinationFile { $0.inUpperLayer } }
+            ext = .string { ctx, body in ctx.withDestinationFile { FieldRegistry.withExtension($0.name, body) } ?? withEmpty(body) }
         case .executable(let proc):
             upper = Read.bool { withProcess(proc, $0) { $0.executable?.inUpperLayer } }
             ext = .string { ctx, body in

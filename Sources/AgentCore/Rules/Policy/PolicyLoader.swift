@@ -66,6 +66,9 @@ public struct PolicyLoader {
                 do {
                     let c = try compiler.compile(expression)
                     report.eventType = c.eventType
+                    if let t = c.eventType, !t.hasProbe {
+                        report.reason = "no probe produces '\(t.name)' events yet: the rule evaluates recorded events only"
+                    }
                     compiled.append(CompiledRule(id: rule.id, eventType: c.eventType, predicate: c.predicate, definition: rule, approver: c.approver))
                 } catch let e as UnsupportedError {
                     report.status = .unsupported

@@ -55,7 +55,7 @@ public enum RuleStatus: String, Sendable, Codable {
 public struct RuleReport: Sendable {
     public var id: String
     public var status: RuleStatus
-    /// Empty for loaded rules.
+    /// Why the rule is not loaded; for a loaded rule, empty or a note (its event type has no probe).
     public var reason: String
     public var file: String
     /// Event type of a loaded rule (nil: every event).
