@@ -35,6 +35,9 @@ struct AgentRunner {
         if !probes.unavailableEventTypes.isEmpty {
             Log.warning("event types unavailable on this kernel: " + probes.unavailableEventTypes.map(\.name).joined(separator: ","))
         }
+        // Rules on these load (the rule engine models them) but never match live events.
+        Log.info("event types without a probe (modelled for rules and offline evaluation only): "
+                 + EventType.allCases.filter { !$0.hasProbe }.map(\.name).joined(separator: ","))
 
         // The snapshot runs after attaching, so that no process can slip between the two.
         let resolvers = Resolvers(clock: clock)

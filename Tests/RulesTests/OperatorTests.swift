@@ -101,7 +101,8 @@ final class OperatorTests: XCTestCase {
         }
         XCTAssertThrowsError(try T.compile("exec.file.path == ")) { XCTAssertTrue($0 is SECLError) }
         XCTAssertThrowsError(try T.compile("unknownthing == 1")) { XCTAssertTrue($0 is SECLError) }
-        XCTAssertThrowsError(try T.compile(#"chmod.file.path == "x""#)) { XCTAssertTrue($0 is UnsupportedError) }
+        XCTAssertThrowsError(try T.compile(#"selinux.enforce.status == "x""#)) { XCTAssertTrue($0 is UnsupportedError) }
+        XCTAssertEqual(try T.compile(#"chmod.file.path == "x""#).eventType, .chmod, "modelled, no probe")
         XCTAssertThrowsError(try T.compile(#"open.file.path == "x" && exec.file.path == "y""#)) { XCTAssertTrue($0 is SECLError) }
     }
 
