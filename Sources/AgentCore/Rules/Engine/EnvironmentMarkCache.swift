@@ -17,9 +17,8 @@ import Musl
 /// after the one its hash names; a new list replaces the least recently used of them. Lists of
 /// more than `maxBytes` bytes or `maxElements` elements are looked up name by name every time.
 ///
-/// Storage (about 600 KB) is allocated at the first lookup, so rule sets without environment rules
-/// or without exec events never pay for it. Written during evaluation: one thread at a time, like
-/// the rule set that owns it (see `EvalContext`).
+/// Storage (about 600 KB, in a `MarkCacheTable`) is allocated at the first lookup, so rule sets
+/// without environment rules or without exec events never pay for it.
 final class EnvironmentMarkCache {
     static let slotCount = 64
     static let ways = 4
@@ -33,37 +32,15 @@ final class EnvironmentMarkCache {
     /// Applied to every hash: tests pass 0 so that all lists collide and only the comparison of
     /// their bytes and ends tells them apart.
     let hashMask: UInt64
-    private var storage: Storage?
-    /// Lookups so far: the use stamp of a slot's last hit or fill.
-    private var clock: UInt64 = 0
-
-    /// Per slot: the list's bytes and element ends, its hash, sizes (-1 elements: empty slot),
-    /// last use and bits.
-    private struct Storage {
-        let bytes: UnsafeMutablePointer<UInt8>
-        let ends: UnsafeMutablePointer<UInt32>
-        let hashes: UnsafeMutablePointer<UInt64>
-        let byteCounts: UnsafeMutablePointer<Int>
-        let elementCounts: UnsafeMutablePointer<Int>
-        let lastUse: UnsafeMutablePointer<UInt64>
-        let bits: UnsafeMutablePointer<UInt64>
-    }
+    /// The kept lists, each as its key: element count, element ends, then bytes.
+    private let table: MarkCacheTable
 
     init(list: @escaping (EvalContext) -> StringList?, words: Int, hashMask: UInt64 = ~0) {
         self.list = list
         self.words = words
         self.hashMask = hashMask
-    }
-
-    deinit {
-        guard let s = storage else { return }
-        s.bytes.deallocate()
-        s.ends.deallocate()
-        s.hashes.deallocate()
-        s.byteCounts.deallocate()
-        s.elementCounts.deallocate()
-        s.lastUse.deallocate()
-        s.bits.deallocate()
+        table = MarkCacheTable(slotCount: Self.slotCount, ways: Self.ways,
+                               maxKeyBytes: 4 + Self.maxElements * MemoryLayout<UInt32>.stride + Self.maxBytes, words: words)
     }
 
     /// ORs into `bits` the marks of the event's environment list: the stored ones when the same
@@ -76,50 +53,18 @@ final class EnvironmentMarkCache {
                 fill(bits)
                 return
             }
-            let s = storage ?? allocate()
-            clock &+= 1
+            let endBytes = ends.count * MemoryLayout<UInt32>.stride
             let hash = Self.hash(bytes, ends) & hashMask
-            let first = Int(truncatingIfNeeded: hash) & (Self.slotCount - 1)
-            var slot = -1
-            var victim = first
-            for way in 0..<Self.ways {
-                let candidate = (first + way) & (Self.slotCount - 1)
-                if s.hashes[candidate] == hash, s.elementCounts[candidate] == ends.count, s.byteCounts[candidate] == bytes.count,
-                   Self.equal(s.ends + candidate * Self.maxElements, ends), Self.equal(s.bytes + candidate * Self.maxBytes, bytes) {
-                    slot = candidate
-                    break
-                }
-                if s.lastUse[candidate] < s.lastUse[victim] { victim = candidate }
-            }
-            if slot < 0 {
-                slot = victim
-                let kept = s.bits + slot * words
-                kept.update(repeating: 0, count: words)
-                fill(kept)
-                if let base = bytes.baseAddress { (s.bytes + slot * Self.maxBytes).update(from: base, count: bytes.count) }
-                if let base = ends.baseAddress { (s.ends + slot * Self.maxElements).update(from: base, count: ends.count) }
-                s.hashes[slot] = hash
-                s.byteCounts[slot] = bytes.count
-                s.elementCounts[slot] = ends.count
-            }
-            s.lastUse[slot] = clock
-            let kept = s.bits + slot * words
-            for w in 0..<words { bits[w] |= kept[w] }
+            // The element count first: keys of equal length and bytes are then the same list.
+            table.mark(bits, hash: hash, length: 4 + endBytes + bytes.count, equal: { stored in
+                UnsafeRawPointer(stored).loadUnaligned(as: UInt32.self) == UInt32(ends.count)
+                    && Self.equal(stored + 4, UnsafeRawBufferPointer(ends)) && Self.equal(stored + 4 + endBytes, UnsafeRawBufferPointer(bytes))
+            }, fill: fill, store: { stored in
+                UnsafeMutableRawPointer(stored).storeBytes(of: UInt32(ends.count), as: UInt32.self)
+                if let base = ends.baseAddress { UnsafeMutableRawPointer(stored + 4).copyMemory(from: base, byteCount: endBytes) }
+                if let base = bytes.baseAddress { (stored + 4 + endBytes).update(from: base, count: bytes.count) }
+            })
         }
-    }
-
-    private func allocate() -> Storage {
-        let n = Self.slotCount
-        let s = Storage(bytes: .allocate(capacity: n * Self.maxBytes), ends: .allocate(capacity: n * Self.maxElements),
-                        hashes: .allocate(capacity: n), byteCounts: .allocate(capacity: n), elementCounts: .allocate(capacity: n),
-                        lastUse: .allocate(capacity: n), bits: .allocate(capacity: n * words))
-        s.hashes.initialize(repeating: 0, count: n)
-        s.byteCounts.initialize(repeating: 0, count: n)
-        s.elementCounts.initialize(repeating: -1, count: n)
-        s.lastUse.initialize(repeating: 0, count: n)
-        s.bits.initialize(repeating: 0, count: n * words)
-        storage = s
-        return s
     }
 
     /// A hash of a list's element ends and the last 8 bytes of each element. It only picks the
@@ -154,10 +99,10 @@ final class EnvironmentMarkCache {
         return h ^ (h >> 32)
     }
 
-    /// Whether `stored` holds the elements of `current`.
+    /// Whether `stored` holds the bytes of `current`.
     @inline(__always)
-    private static func equal<T>(_ stored: UnsafeMutablePointer<T>, _ current: UnsafeBufferPointer<T>) -> Bool {
+    private static func equal(_ stored: UnsafeMutablePointer<UInt8>, _ current: UnsafeRawBufferPointer) -> Bool {
         guard let base = current.baseAddress else { return true }
-        return memcmp(stored, base, current.count * MemoryLayout<T>.stride) == 0
+        return memcmp(stored, base, current.count) == 0
     }
 }

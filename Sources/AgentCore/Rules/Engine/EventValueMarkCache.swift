@@ -71,27 +71,17 @@ final class EventValueMarkCache {
     var hashMask: UInt64
     /// The key of the event being evaluated.
     private let key: UnsafeMutablePointer<UInt8>
-    private var storage: Storage?
-    /// Lookups so far: the use stamp of a slot's last hit or fill.
-    private var clock: UInt64 = 0
+    /// The kept keys and their marks.
+    private let table: MarkCacheTable
     /// Lookups, fills and events looked up directly while standing aside (for the benchmark's
     /// statistics and the tests).
     private(set) var lookups = 0
-    private(set) var fills = 0
+    var fills: Int { table.fills }
     private(set) var bypassed = 0
     /// The current window's lookups and hits, and the events left to look up directly.
     private var windowLookups = 0
     private var windowHits = 0
     private var bypassLeft = 0
-
-    /// Per slot: the key's bytes, its hash, its length (-1: empty slot), last use and bits.
-    private struct Storage {
-        let keys: UnsafeMutablePointer<UInt8>
-        let hashes: UnsafeMutablePointer<UInt64>
-        let lengths: UnsafeMutablePointer<Int>
-        let lastUse: UnsafeMutablePointer<UInt64>
-        let bits: UnsafeMutablePointer<UInt64>
-    }
 
     init(sources: [Source], undecided: [UInt64], words: Int, hashMask: UInt64 = ~0) {
         self.sources = sources
@@ -102,17 +92,10 @@ final class EventValueMarkCache {
         self.words = words
         self.hashMask = hashMask
         key = .allocate(capacity: Self.maxKeyBytes)
+        table = MarkCacheTable(slotCount: Self.slotCount, ways: Self.ways, maxKeyBytes: Self.maxKeyBytes, words: words)
     }
 
-    deinit {
-        key.deallocate()
-        guard let s = storage else { return }
-        s.keys.deallocate()
-        s.hashes.deallocate()
-        s.lengths.deallocate()
-        s.lastUse.deallocate()
-        s.bits.deallocate()
-    }
+    deinit { key.deallocate() }
 
     /// ORs into `bits` the marks of the event's values of every source: the stored ones when the
     /// same key values were seen, else those the sources' indexes set (then stored). False when it
@@ -125,42 +108,17 @@ final class EventValueMarkCache {
             return false
         }
         guard let length = writeKey(ctx) else { return false }
-        let s = storage ?? allocate()
-        clock &+= 1
         lookups &+= 1
         let hash = BytesTable.hash(UnsafeBufferPointer(start: key, count: length)) & hashMask
-        let first = Int(truncatingIfNeeded: hash) & (Self.slotCount - 1)
-        var slot = -1
-        var victim = first
-        for way in 0..<Self.ways {
-            let candidate = (first + way) & (Self.slotCount - 1)
-            if s.hashes[candidate] == hash, s.lengths[candidate] == length,
-               memcmp(s.keys + candidate * Self.maxKeyBytes, key, length) == 0 {
-                slot = candidate
-                break
-            }
-            if s.lastUse[candidate] < s.lastUse[victim] { victim = candidate }
-        }
+        let hit = table.mark(bits, hash: hash, length: length, equal: { memcmp($0, key, length) == 0 },
+                             fill: { fill(ctx, $0) }, store: { $0.update(from: key, count: length) })
         windowLookups += 1
-        if slot >= 0 { windowHits += 1 }
+        if hit { windowHits += 1 }
         if windowLookups == Self.window {
             if windowHits < Self.minHitsPerWindow { bypassLeft = bypassLength }
             windowLookups = 0
             windowHits = 0
         }
-        if slot < 0 {
-            slot = victim
-            fills &+= 1
-            let kept = s.bits + slot * words
-            kept.update(repeating: 0, count: words)
-            fill(ctx, kept)
-            (s.keys + slot * Self.maxKeyBytes).update(from: key, count: length)
-            s.hashes[slot] = hash
-            s.lengths[slot] = length
-        }
-        s.lastUse[slot] = clock
-        let kept = s.bits + slot * words
-        for w in 0..<words { bits[w] |= kept[w] }
         return true
     }
 
@@ -216,17 +174,5 @@ final class EventValueMarkCache {
     @inline(__always)
     private static func store(_ value: UInt32, _ at: UnsafeMutablePointer<UInt8>) {
         UnsafeMutableRawPointer(at).storeBytes(of: value, as: UInt32.self)
-    }
-
-    private func allocate() -> Storage {
-        let n = Self.slotCount
-        let s = Storage(keys: .allocate(capacity: n * Self.maxKeyBytes), hashes: .allocate(capacity: n),
-                        lengths: .allocate(capacity: n), lastUse: .allocate(capacity: n), bits: .allocate(capacity: n * words))
-        s.hashes.initialize(repeating: 0, count: n)
-        s.lengths.initialize(repeating: -1, count: n)
-        s.lastUse.initialize(repeating: 0, count: n)
-        s.bits.initialize(repeating: 0, count: n * words)
-        storage = s
-        return s
     }
 }

@@ -70,14 +70,8 @@ extension FieldRegistry {
             if case .bind(let p) = ctx.event.payload { return p }
             return nil
         }
-        add("bind.addr.family", .int, .bind, "Address family (AF_INET, AF_INET6, AF_UNIX)", accessor: Read.int { bind($0).map { Int64($0.family) } })
-        add("bind.addr.ip", .ip, .bind, "Bound IP address", accessor: Read.string { bind($0)?.ip })
-        add("bind.addr.port", .int, .bind, "Bound port", accessor: Read.int { bind($0).map { Int64($0.port) } })
-        add("bind.addr.is_public", .bool, .bind, "True when the bound address is public", accessor: Read.bool { ctx in
-            guard let ip = bind(ctx)?.ip, let net = IPNetwork(parsing: ip) else { return false }
-            return IPNetwork.isPublic(net)
-        })
-        add("bind.protocol", .int, .bind, "Socket protocol", accessor: Read.int { bind($0).map { Int64($0.protocol_) } })
+        addAddress(.bind, what: "bound", family: { bind($0)?.family }, ip: { bind($0)?.ip }, port: { bind($0)?.port },
+                   protocol_: { bind($0)?.protocol_ })
         add("bind.addr.path", .string, .bind, "Unix socket path", accessor: Read.string { bind($0)?.unixPath })
 
         let ptrace: (EvalContext) -> PtracePayload? = { ctx in
@@ -157,6 +151,23 @@ extension FieldRegistry {
             if case .unloadModule(let p) = ctx.event.payload { return p.name }
             return nil
         })
+    }
+}
+
+extension FieldRegistry {
+    /// `<type>.addr.family`, `.ip`, `.port`, `.is_public` and `<type>.protocol` of a socket address
+    /// (`what`: the bound, remote or peer address).
+    func addAddress(_ type: EventType, what: String, family: @escaping (EvalContext) -> UInt16?, ip: @escaping (EvalContext) -> String?,
+                    port: @escaping (EvalContext) -> UInt16?, protocol_: @escaping (EvalContext) -> UInt16?) {
+        let t = type.name
+        add("\(t).addr.family", .int, type, "Address family (AF_INET, AF_INET6, AF_UNIX)", accessor: Read.int { family($0).map { Int64($0) } })
+        add("\(t).addr.ip", .ip, type, "IP address (\(what))", accessor: Read.string(ip))
+        add("\(t).addr.port", .int, type, "Port (\(what))", accessor: Read.int { port($0).map { Int64($0) } })
+        add("\(t).addr.is_public", .bool, type, "True when the \(what) address is public", accessor: Read.bool { ctx in
+            guard let ip = ip(ctx), let net = IPNetwork(parsing: ip) else { return false }
+            return IPNetwork.isPublic(net)
+        })
+        add("\(t).protocol", .int, type, "Socket protocol (IPPROTO_TCP, ...)", accessor: Read.int { protocol_($0).map { Int64($0) } })
     }
 }
 

@@ -75,18 +75,11 @@ extension FieldRegistry {
             if case .connection(let p) = ctx.event.payload { return p }
             return nil
         }
-        for (type, peer) in [(EventType.connect, "Remote"), (.accept, "Peer")] {
-            let t = type.name
-            add("\(t).addr.family", .int, type, "Address family (AF_INET, AF_INET6, AF_UNIX)", accessor: Read.int { connection($0).map { Int64($0.family) } })
-            add("\(t).addr.ip", .ip, type, "\(peer) IP address", accessor: Read.string { connection($0)?.ip })
-            add("\(t).addr.port", .int, type, "\(peer) port", accessor: Read.int { connection($0).map { Int64($0.port) } })
-            add("\(t).addr.is_public", .bool, type, "True when the \(peer.lowercased()) address is public", accessor: Read.bool { ctx in
-                guard let ip = connection(ctx)?.ip, let net = IPNetwork(parsing: ip) else { return false }
-                return IPNetwork.isPublic(net)
-            })
-            add("\(t).addr.hostname", .string, type, "Name the \(peer.lowercased()) address was resolved from, when known",
+        for (type, peer) in [(EventType.connect, "remote"), (.accept, "peer")] {
+            addAddress(type, what: peer, family: { connection($0)?.family }, ip: { connection($0)?.ip }, port: { connection($0)?.port },
+                       protocol_: { connection($0)?.protocol_ })
+            add("\(type.name).addr.hostname", .string, type, "Name the \(peer) address was resolved from, when known",
                 accessor: Read.string { connection($0)?.hostname })
-            add("\(t).protocol", .int, type, "Socket protocol (IPPROTO_TCP, ...)", accessor: Read.int { connection($0).map { Int64($0.protocol_) } })
         }
     }
 
