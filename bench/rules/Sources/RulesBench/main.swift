@@ -156,7 +156,7 @@ for (name, list) in [("open", events.open), ("exec", events.exec), ("stream", ev
 }
 
 // Exec events whose command lines the engine has not seen: each exec's arguments get one more,
-// unique, so that the approvers' value cache (`EventValueMarkCache`, 512 combinations) misses on
+// unique, so that the approvers' value cache (`EventValueMarkCache`, 128 combinations) misses on
 // every evaluation. This is the cost of an exec on a host that never runs the same command twice.
 // Last, because it changes the shared process entries of the other lists.
 if !events.exec.isEmpty && (only == nil || only == "exec-new") {
