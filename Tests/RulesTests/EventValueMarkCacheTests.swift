@@ -93,6 +93,21 @@ final class EventValueMarkCacheTests: XCTestCase {
         }
     }
 
+    /// Keys around the size limit, whatever the field after the long value (empty ones included):
+    /// every one is either kept or looked up directly, with the same results.
+    func testKeysAroundTheSizeLimit() throws {
+        let set = try ruleSet()
+        let context = EvalContext()
+        let limit = EventValueMarkCache.maxKeyBytes
+        for length in (limit - 120)...(limit + 8) {
+            for (path, argv0) in [("/bin/rm", ""), ("", "rm"), ("/opt/a/bin/" + String(repeating: "p", count: length / 2), "")] {
+                let args = ["--force", String(repeating: "a", count: max(length - path.count - 40, 0)), "stratum+tcp://x"]
+                let event = exec(path, comm: "", argv0: argv0, args: args)
+                XCTAssertEqual(set.matches(event, context: context), set.matchesUnfiltered(event), "length \(length), path \(path.count)")
+            }
+        }
+    }
+
     /// A combination seen before is not looked up again; one differing in any value is, even when
     /// every key has the same hash; more keys than ways replace the least recently used.
     func testFillsOncePerDistinctCombination() throws {

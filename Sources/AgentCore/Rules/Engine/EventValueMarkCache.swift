@@ -139,7 +139,8 @@ final class EventValueMarkCache {
                 length += 4 + v.count
                 return false
             } }
-            if overflow { return nil }
+            // A field without values still needs room for its end.
+            if overflow || length > capacity - 4 { return nil }
             i += 1
             Self.store(Self.fieldEnd, key + length)
             length += 4
