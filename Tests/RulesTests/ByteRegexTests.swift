@@ -247,12 +247,15 @@ final class ByteRegexTests: XCTestCase {
             "[é]", "[^é]", #"[\x{e9}]"#,  // non-ASCII in classes
             "(?x)a", "(?-)a", "(?i-)a", "(?i", "(?P<>a)", "(?P<na-me>a)", "(?<name", "(?'n'a)",
             String(repeating: "(", count: 1100) + String(repeating: ")", count: 1100),
+            String(repeating: "(", count: 201) + "a" + String(repeating: ")", count: 201),
         ]
         for p in bad {
             XCTAssertThrowsError(try ByteRegex(p), "r\"\(p)\" should be rejected") { error in
                 XCTAssertTrue(error is SECLError)
             }
         }
+        // 200 levels are the most a pattern may nest (three stack frames a level, on any thread).
+        XCTAssertNoThrow(try ByteRegex(String(repeating: "(", count: 200) + "a" + String(repeating: ")", count: 200)))
     }
 
     /// Random patterns over a tiny alphabet, compared with ICU (NSRegularExpression): for these

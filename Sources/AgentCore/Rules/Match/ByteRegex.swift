@@ -22,7 +22,8 @@
 /// Throws `SECLError` for invalid syntax (as RE2 would) and for what is not supported:
 /// backreferences, lookaround, atomic groups, `\C`, `\p` Unicode classes (RE2 has them),
 /// non-ASCII characters inside `[...]` (RE2 allows them), a quantifier right after a flag group
-/// (`a(?i)*`, which RE2 applies to the atom before the group), nesting over 1000 levels, and
+/// (`a(?i)*`, which RE2 applies to the atom before the group), nesting over 200 levels (as SECL
+/// expressions: three stack frames a level, which must fit any thread's stack), and
 /// programs over 50,000 instructions (RE2's limit is larger).
 ///
 /// Deviations from RE2: `(?i)` folds ASCII letters only (RE2 also folds é/É, and k/s with the
@@ -592,7 +593,7 @@ final class ByteRegex {
                 }
             }
             depth += 1
-            if depth > 1000 { throw error("nesting too deep") }
+            if depth > 200 { throw error("nesting too deep") }
             let inner = try parseAlternation()
             guard peek() == UInt8(ascii: ")") else { throw error("missing closing )") }
             pos += 1
