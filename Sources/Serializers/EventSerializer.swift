@@ -72,17 +72,9 @@ extension JSONWriter {
 
         key("process")
         if let process = event.process {
-            if case .credentials(let change) = event.payload {
-                // The credentials asked for go in `process.credentials.destination`: not cached.
-                beginObject()
-                writeProcessFields(process, includeEnvs: false, credentialsDestination: change)
-                key("tid")
-                int(event.tid)
-                if let parent = process.parent { rawMembers(cachedLineage(from: parent)) }
-                endObject()
-            } else {
-                writeProcessContext(process, tid: event.tid, includeEnvs: event.type == .exec)
-            }
+            var credentialsDestination: CredentialChangePayload?
+            if case .credentials(let change) = event.payload { credentialsDestination = change }
+            writeProcessContext(process, tid: event.tid, includeEnvs: event.type == .exec, credentialsDestination: credentialsDestination)
         } else {
             writeUnresolvedProcess(event)
         }
@@ -587,9 +579,16 @@ extension JSONWriter {
     /// `envs` are written only with `includeEnvs` (exec events, where they are new): repeated on every
     /// event and every ancestor they were most of each line's bytes. Everything but `tid` comes from
     /// per-entry byte caches, because the same processes and lineages appear in most events.
-    fileprivate mutating func writeProcessContext(_ process: ProcessEntry, tid: UInt32?, includeEnvs: Bool = false) {
+    /// `credentialsDestination` (setuid, setgid, capset) goes in `credentials.destination`: those
+    /// fields are written afresh, not from the cache.
+    fileprivate mutating func writeProcessContext(_ process: ProcessEntry, tid: UInt32?, includeEnvs: Bool = false,
+                                                  credentialsDestination: CredentialChangePayload? = nil) {
         beginObject()
-        rawMembers(cachedFields(of: process, includeEnvs: includeEnvs))
+        if let credentialsDestination {
+            writeProcessFields(process, includeEnvs: includeEnvs, credentialsDestination: credentialsDestination)
+        } else {
+            rawMembers(cachedFields(of: process, includeEnvs: includeEnvs))
+        }
         if let tid = tid {
             key("tid")
             int(tid)

@@ -460,9 +460,9 @@ final class ApproverIndex {
         eventFields = fields.filter { storage($0.scope) == .event }
         eventSecondFields = secondFields.filter { storage($0.scope) == .event }
         // Environment-name fields keep their own cache, keyed by the list alone.
-        let cachedFirst = eventFields.filter { cachesEventValues && $0.environmentMarks == nil }
-        let cachedSecond = eventSecondFields.filter { cachesEventValues && $0.environmentMarks == nil }
-        let cached = cachedFirst + cachedSecond
+        func isCached(_ f: FieldIndex) -> Bool { cachesEventValues && f.environmentMarks == nil }
+        let cachedFirst = eventFields.filter(isCached)
+        let cachedSecond = eventSecondFields.filter(isCached)
         // Rules with a second group whose first group the cache does not decide alone (a predicate,
         // or a field kept per process or read apart): their second groups are always looked up.
         var undecided = [UInt64](repeating: 0, count: words)
@@ -473,11 +473,11 @@ final class ApproverIndex {
                 undecided[i >> 6] |= 1 << UInt64(i & 63)
             }
         }
-        valueCache = cached.isEmpty ? nil : ApproverIndex.valueCache(first: cachedFirst, second: cachedSecond, undecided: undecided,
-                                                                     words: words)
+        valueCache = cachedFirst.isEmpty && cachedSecond.isEmpty ? nil
+            : ApproverIndex.valueCache(first: cachedFirst, second: cachedSecond, undecided: undecided, words: words)
         valueCacheRef = valueCache.map { Unmanaged.passUnretained($0) }
-        eventFieldRefs = eventFields.filter { f in !cached.contains { $0 === f } }.map { Unmanaged.passUnretained($0) }
-        eventSecondFieldRefs = eventSecondFields.filter { f in !cached.contains { $0 === f } }.map { Unmanaged.passUnretained($0) }
+        eventFieldRefs = eventFields.filter { !isCached($0) }.map { Unmanaged.passUnretained($0) }
+        eventSecondFieldRefs = eventSecondFields.filter { !isCached($0) }.map { Unmanaged.passUnretained($0) }
         allEventFieldRefs = eventFields.map { Unmanaged.passUnretained($0) }
         allEventSecondFieldRefs = eventSecondFields.map { Unmanaged.passUnretained($0) }
         var predicates: [(level: Int, scope: FieldScope, term: PredicateTerm)] = []
@@ -679,50 +679,44 @@ final class ApproverIndex {
     @inline(__always)
     static func markValues(_ field: FieldIndex, _ ctx: EvalContext, _ bits: UnsafeMutablePointer<UInt64>) {
         _ = field.read(ctx) { v in
-            markValue(field, v, bits)
+            let startMisses = v.count >= 2 && !field.startPairs.contains(v[0], v[1])
+            if startMisses && v.count < field.quickRejectBelow { return false }
+            let e = startMisses ? -1 : field.exact.find(v)
+            if e >= 0 {
+                for k in field.exact.valueRange(e) {
+                    setCandidate(bits, Int(field.exact.values[k]))
+                }
+            }
+            var n = 0
+            while n < field.notEqual.count {
+                if !Glob.equal(v, 0, v.count, field.notEqual[n]) { setCandidate(bits, Int(field.notEqualRules[n])) }
+                n += 1
+            }
+            n = 0
+            while n < field.contains.count {
+                if StringMatcher.contains(v, field.contains[n]) { setCandidate(bits, Int(field.containsRules[n])) }
+                n += 1
+            }
+            field.literalPatterns.walk(v) { entry in
+                let r = Int(field.literalPatterns.rules[entry])
+                let bit: UInt64 = 1 << UInt64(r & 63)
+                if bits[r >> 6] & bit == 0, field.literalPatterns.globs[entry].matches(v) {
+                    bits[r >> 6] |= bit
+                }
+            }
+            if field.patterns.isEmpty || (startMisses && field.prefixesFiltered) { return false }
+            // The value's byte set, computed when the walk first reaches a pattern.
+            var present: ByteSet?
+            field.patterns.walk(v) { entry in
+                let r = Int(field.patterns.rules[entry])
+                let bit: UInt64 = 1 << UInt64(r & 63)
+                if bits[r >> 6] & bit != 0 { return }
+                if present == nil { present = ByteSet(of: v) }
+                if field.patterns.required[entry].isSubset(of: present!), field.patterns.globs[entry].matches(v) {
+                    bits[r >> 6] |= bit
+                }
+            }
             return false
-        }
-    }
-
-    /// Sets the slots of the entries of `field` that the value `v` matches.
-    @inline(__always)
-    static func markValue(_ field: FieldIndex, _ v: UnsafeBufferPointer<UInt8>, _ bits: UnsafeMutablePointer<UInt64>) {
-        let startMisses = v.count >= 2 && !field.startPairs.contains(v[0], v[1])
-        if startMisses && v.count < field.quickRejectBelow { return }
-        let e = startMisses ? -1 : field.exact.find(v)
-        if e >= 0 {
-            for k in field.exact.valueRange(e) {
-                setCandidate(bits, Int(field.exact.values[k]))
-            }
-        }
-        var n = 0
-        while n < field.notEqual.count {
-            if !Glob.equal(v, 0, v.count, field.notEqual[n]) { setCandidate(bits, Int(field.notEqualRules[n])) }
-            n += 1
-        }
-        n = 0
-        while n < field.contains.count {
-            if StringMatcher.contains(v, field.contains[n]) { setCandidate(bits, Int(field.containsRules[n])) }
-            n += 1
-        }
-        field.literalPatterns.walk(v) { entry in
-            let r = Int(field.literalPatterns.rules[entry])
-            let bit: UInt64 = 1 << UInt64(r & 63)
-            if bits[r >> 6] & bit == 0, field.literalPatterns.globs[entry].matches(v) {
-                bits[r >> 6] |= bit
-            }
-        }
-        if field.patterns.isEmpty || (startMisses && field.prefixesFiltered) { return }
-        // The value's byte set, computed when the walk first reaches a pattern.
-        var present: ByteSet?
-        field.patterns.walk(v) { entry in
-            let r = Int(field.patterns.rules[entry])
-            let bit: UInt64 = 1 << UInt64(r & 63)
-            if bits[r >> 6] & bit != 0 { return }
-            if present == nil { present = ByteSet(of: v) }
-            if field.patterns.required[entry].isSubset(of: present!), field.patterns.globs[entry].matches(v) {
-                bits[r >> 6] |= bit
-            }
         }
     }
 

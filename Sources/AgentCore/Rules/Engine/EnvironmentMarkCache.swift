@@ -27,8 +27,6 @@ final class EnvironmentMarkCache {
 
     /// Reads the environment list of the event being evaluated.
     let list: (EvalContext) -> StringList?
-    /// Candidate words a fill may set (both groups, see `ApproverIndex.candidates`).
-    let words: Int
     /// Applied to every hash: tests pass 0 so that all lists collide and only the comparison of
     /// their bytes and ends tells them apart.
     let hashMask: UInt64
@@ -37,7 +35,6 @@ final class EnvironmentMarkCache {
 
     init(list: @escaping (EvalContext) -> StringList?, words: Int, hashMask: UInt64 = ~0) {
         self.list = list
-        self.words = words
         self.hashMask = hashMask
         table = MarkCacheTable(slotCount: Self.slotCount, ways: Self.ways,
                                maxKeyBytes: 4 + Self.maxElements * MemoryLayout<UInt32>.stride + Self.maxBytes, words: words)

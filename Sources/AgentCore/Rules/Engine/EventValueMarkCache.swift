@@ -64,8 +64,6 @@ final class EventValueMarkCache {
     /// Every source's first-group and second-group indexes, unretained, for `fill`.
     private let firstIndexes: [Unmanaged<ApproverIndex.FieldIndex>]
     private let secondIndexes: [Unmanaged<ApproverIndex.FieldIndex>]
-    /// Candidate words a fill may set (both groups, see `ApproverIndex.candidates`).
-    let words: Int
     /// Applied to every hash: tests set 0 (before the first lookup) so that all keys collide and
     /// only the comparison of their bytes tells them apart.
     var hashMask: UInt64
@@ -89,7 +87,6 @@ final class EventValueMarkCache {
         readers = sources.map { Unmanaged.passUnretained($0.reader) }
         firstIndexes = sources.flatMap(\.first).map { Unmanaged.passUnretained($0) }
         secondIndexes = sources.flatMap(\.second).map { Unmanaged.passUnretained($0) }
-        self.words = words
         self.hashMask = hashMask
         key = .allocate(capacity: Self.maxKeyBytes)
         table = MarkCacheTable(slotCount: Self.slotCount, ways: Self.ways, maxKeyBytes: Self.maxKeyBytes, words: words)
