@@ -45,8 +45,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "AgentCoreTests", dependencies: ["AgentCore"]),
-        .testTarget(name: "RulesTests", dependencies: ["AgentCore", "Serializers"]),
-        .testTarget(name: "SerializersTests", dependencies: ["Serializers", "AgentCore"]),
+        // Validates JSON lines against the schema copy (for the test targets only).
+        .target(name: "SchemaValidation", path: "Tests/SchemaValidation"),
+        .testTarget(name: "RulesTests", dependencies: ["AgentCore", "Serializers", "SchemaValidation"]),
+        .testTarget(name: "SerializersTests", dependencies: ["Serializers", "AgentCore", "SchemaValidation"]),
         .testTarget(name: "ProbesTests", dependencies: ["Probes", "CLibBPF", "CEmbeddedBPF", "AgentCore"]),
     ],
     swiftLanguageModes: [.v5]

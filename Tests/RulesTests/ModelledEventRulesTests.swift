@@ -1,4 +1,5 @@
 import Foundation
+import SchemaValidation
 import Serializers
 import XCTest
 @testable import AgentCore
@@ -29,6 +30,7 @@ final class ModelledEventRulesTests: XCTestCase {
     /// The rule ids matching `event`, directly and read back from its JSON line.
     private func matches(_ event: Event) throws -> (direct: [String], fromJSON: [String]) {
         let line = EventSerializer().line(event, context: AgentContext(version: "test", arch: "x86_64"))
+        SchemaValidation.assertValid(lines: [line])
         let read = try EventJSONReader.event(fromLine: line)
         return (Self.set.matches(event), Self.set.matches(read))
     }

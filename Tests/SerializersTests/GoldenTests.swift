@@ -1,6 +1,7 @@
 import AgentCore
 import Foundation
 import Serializers
+import SchemaValidation
 import XCTest
 
 /// Compares serializer output with `Golden/<name>.json` (one JSON line each). Run with

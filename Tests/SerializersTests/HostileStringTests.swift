@@ -1,6 +1,7 @@
 import AgentCore
 import Foundation
 import Serializers
+import SchemaValidation
 import XCTest
 
 /// Strings from the kernel are attacker-controlled (file names, argv, env, comm): every one of them

@@ -1,6 +1,7 @@
 import AgentCore
 import Foundation
 import Serializers
+import SchemaValidation
 import XCTest
 
 /// The event types that are modelled but that no probe produces yet (file changes, credential

@@ -1,6 +1,7 @@
 import AgentCore
 import Foundation
 import Serializers
+import SchemaValidation
 import XCTest
 
 /// Prints the per-event cost; never asserts on timings (shared, noisy CI machines).

@@ -3,15 +3,16 @@ import XCTest
 
 /// Runs `Tests/tools/validate_events.py` (python3 on PATH, with `jsonschema`) over JSON lines and
 /// fails the calling test when the script reports an invalid line or cannot run. Every line a
-/// serializer test produces goes through here.
-enum SchemaValidation {
+/// test produces goes through here (a library of the test targets: `SerializersTests`,
+/// `RulesTests`).
+public enum SchemaValidation {
     static let scriptURL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent()  // SerializersTests
+        .deletingLastPathComponent()  // SchemaValidation
         .deletingLastPathComponent()  // Tests
         .appendingPathComponent("tools/validate_events.py")
 
     /// Validates newline-separated JSON lines (the exact serializer output).
-    static func assertValid(_ output: [UInt8], file: StaticString = #filePath, line: UInt = #line) {
+    public static func assertValid(_ output: [UInt8], file: StaticString = #filePath, line: UInt = #line) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", scriptURL.path]
@@ -46,7 +47,7 @@ enum SchemaValidation {
         }
     }
 
-    static func assertValid(lines: [String], file: StaticString = #filePath, line: UInt = #line) {
+    public static func assertValid(lines: [String], file: StaticString = #filePath, line: UInt = #line) {
         var bytes: [UInt8] = []
         for text in lines {
             bytes.append(contentsOf: text.utf8)
