@@ -17,6 +17,8 @@ let package = Package(
         .systemLibrary(name: "CLibBPF", pkgConfig: "libbpf"),
         // The compiled BPF object, embedded with #embed when `make bpf` has produced it.
         .target(name: "CEmbeddedBPF"),
+        // policy/default.policy, embedded with #embed: the rules the agent runs when given none.
+        .target(name: "CEmbeddedPolicy"),
         // Event model, resolvers and the SECL rule engine. No libbpf here.
         .target(
             name: "AgentCore",
@@ -39,7 +41,7 @@ let package = Package(
         .executableTarget(
             name: "csm-agent",
             dependencies: [
-                "Probes", "AgentCore", "Serializers",
+                "Probes", "AgentCore", "Serializers", "CEmbeddedPolicy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]

@@ -4,11 +4,15 @@ public struct CompiledRule {
     public let eventType: EventType?
     public let predicate: Predicate
     public let definition: RuleDefinition
+    /// What the live pipeline does each time the rule matches, in policy order.
+    public let actions: [RuleAction]
     /// Necessary condition used to skip the rule for events it cannot match (nil: always evaluated).
     let approver: Approver?
 
-    init(id: String, eventType: EventType?, predicate: @escaping Predicate, definition: RuleDefinition, approver: Approver? = nil) {
+    init(id: String, eventType: EventType?, predicate: @escaping Predicate, definition: RuleDefinition, approver: Approver? = nil,
+         actions: [RuleAction] = []) {
         self.id = id
+        self.actions = actions
         self.eventType = eventType
         self.predicate = predicate
         self.definition = definition

@@ -69,7 +69,12 @@ public struct PolicyLoader {
                     if let t = c.eventType, !t.hasProbe {
                         report.reason = "no probe produces '\(t.name)' events yet: the rule evaluates recorded events only"
                     }
-                    compiled.append(CompiledRule(id: rule.id, eventType: c.eventType, predicate: c.predicate, definition: rule, approver: c.approver))
+                    let actions = try compileActions(rule, compiler)
+                    compiled.append(CompiledRule(id: rule.id, eventType: c.eventType, predicate: c.predicate, definition: rule,
+                                                 approver: c.approver, actions: actions))
+                } catch let e as ActionError {
+                    report.status = .error
+                    report.reason = e.message
                 } catch let e as UnsupportedError {
                     report.status = .unsupported
                     report.reason = e.reason
@@ -87,6 +92,37 @@ public struct PolicyLoader {
             reports.append(report)
         }
         return Result(reports: reports, ruleSet: RuleSet(rules: compiled, registry: registry), warnings: warnings, fileErrors: [])
+    }
+
+    /// The rule's `actions:`, each with its `filter`. An action kind the agent does not run (`coredump`,
+    /// `log`, `network_filter` ...) is an error of the rule: loading it without the action would hide
+    /// that the policy's response never happens.
+    func compileActions(_ rule: RuleDefinition, _ compiler: ExpressionCompiler) throws -> [RuleAction] {
+        var out: [RuleAction] = []
+        for (i, raw) in rule.actions.enumerated() {
+            guard let action = raw as? [String: Any] else { throw ActionError("action #\(i + 1) is not a mapping") }
+            var filter: Predicate?
+            if let source = PolicyParser.string(action["filter"]) {
+                do {
+                    let f = try compiler.compile(source)
+                    filter = f.predicate
+                } catch let e as SECLError {
+                    throw ActionError("action #\(i + 1): filter: \(e.description)")
+                }
+            }
+            let kinds = action.keys.filter { $0 != "filter" }.sorted()
+            guard kinds.count == 1, let kind = kinds.first else {
+                throw ActionError("action #\(i + 1) must have exactly one of set, kill, hash (has \(kinds.isEmpty ? "none" : kinds.joined(separator: ", ")))")
+            }
+            let body = action[kind] as? [String: Any] ?? [:]
+            switch kind {
+            case "set": out.append(RuleAction(kind: .set(try SetAction.compile(body, compiler: compiler)), filter: filter))
+            case "kill": out.append(RuleAction(kind: .kill(try KillAction.parse(body)), filter: filter))
+            case "hash": out.append(RuleAction(kind: .hash(try HashAction.parse(body)), filter: filter))
+            default: throw ActionError("action '\(kind)' is not supported by this agent")
+            }
+        }
+        return out
     }
 
     /// nil when the rule passes its filters; otherwise `filtered` (or `error` for a bad filter).

@@ -29,8 +29,12 @@ public struct RuleDefinition: @unchecked Sendable {
     public var overrideFields: [String]?
     public var priority: Int?
     public var groupID: String?
+    /// `limiter_token` (or `rate_limiter_token`): fields whose values each get their own rate-limit bucket.
+    public var limiterToken: [String] = []
     /// Policy file the rule (last) came from.
     public var file: String
+    /// The `version` of that policy file.
+    public var policyVersion: String?
     /// Set by merging when the definition is invalid as a whole (id conflict, bad combine).
     public var loadError: String?
 }

@@ -83,6 +83,8 @@ public enum PolicyParser {
                     combine: string(r["combine"]),
                     overrideFields: ((r["override_options"] as? [String: Any])?["fields"] as? [Any])?.compactMap { string($0) },
                     priority: (r["priority"] as? Int), groupID: string(r["group_id"]), file: path, loadError: nil)
+                rule.limiterToken = strings(r["limiter_token"] ?? r["rate_limiter_token"])
+                rule.policyVersion = string(top["version"])
                 if id.isEmpty {
                     rule.loadError = "rule has no id"
                 } else if !id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) {
