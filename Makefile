@@ -40,7 +40,7 @@ build: deps bpf
 	@$(SWIFT) build -c release --product csm-agent >&2
 
 run: build
-	@$(AGENT) --all-events
+	@$(AGENT) run
 
 unit-test: deps bpf
 	$(SWIFT) test

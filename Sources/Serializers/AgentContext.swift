@@ -26,6 +26,9 @@ public struct AgentContext: Sendable, Equatable {
     /// Top-level `title`: the rule's description, or a default such as `exec event`. When nil, the
     /// serializer writes `<event name> event`.
     public var title: String?
+    /// `agent.rule_actions`: what the rule's actions did for this match, as a whole JSON array
+    /// written by `JSONWriter` (see `ActionReportWriter`); nil or empty writes no key.
+    public var ruleActions: [UInt8]?
 
     /// Rule id used when the agent runs without rules and emits every event.
     public static let allEventsRuleID = "all_events"

@@ -128,6 +128,10 @@ extension JSONWriter {
         string(context.arch)
         key("origin")
         string(context.origin)
+        if let actions = context.ruleActions, !actions.isEmpty {
+            key("rule_actions")
+            rawValue(actions)
+        }
         endObject()
     }
 
