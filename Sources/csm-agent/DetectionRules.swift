@@ -50,10 +50,15 @@ final class DetectionRules {
         heldBack = matches
     }
 
-    /// Counts a match of rule `index` and asks its limiter; true when the match may be written.
+    /// Counts a match of rule `index`.
+    @inline(__always)
+    func count(_ index: Int) {
+        matches[index] &+= 1
+    }
+
+    /// Asks the limiter of rule `index` whether its match may be written; counts it held back if not.
     @inline(__always)
     func admit(_ index: Int, nowNs: UInt64, context: EvalContext) -> Bool {
-        matches[index] &+= 1
         if limiters[index].allow(nowNs: nowNs, context: context) { return true }
         heldBack[index] &+= 1
         return false

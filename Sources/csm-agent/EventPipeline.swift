@@ -62,8 +62,10 @@ final class EventPipeline {
         let context = evalContext
         rules.ruleSet.forEachMatch(at: event, context: context) { rule in
             let index = rule.index
-            guard rules.admit(index, nowNs: event.pointee.bootTimeNs, context: context) else { return }
+            rules.count(index)
+            // A silent rule writes nothing, so nothing of it is held back.
             if rule.definition.silent { return }
+            guard rules.admit(index, nowNs: event.pointee.bootTimeNs, context: context) else { return }
             serializer.serialize(event.pointee, context: rules.contexts[index], into: &output.buffer)
             stats.written &+= 1
             stats.ruleLines &+= 1

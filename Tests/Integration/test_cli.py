@@ -60,8 +60,30 @@ def test_verifier_refusal_shows_log_tail(tmp_path):
     assert "invalid mem access" in result.stderr or "R1" in result.stderr
 
 
-def test_running_without_a_mode_is_a_clear_error():
+def test_unreadable_policy_is_a_clear_error(tmp_path):
     require(AGENT.exists(), "agent not built")
-    result = run([])
+    require(os.geteuid() == 0, "needs root")
+    result = run(["--policy", str(tmp_path / "missing.policy")])
     assert result.returncode != 0
-    assert "--all-events" in result.stderr
+    assert "cannot load policy" in result.stderr and "missing.policy" in result.stderr
+    assert "ready" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_invalid_policy_is_a_clear_error(tmp_path):
+    require(AGENT.exists(), "agent not built")
+    require(os.geteuid() == 0, "needs root")
+    broken = tmp_path / "broken.policy"
+    broken.write_text("rules:\n  - id: [broken\n")
+    result = run(["--policy", str(broken)])
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if "level=error" in line]
+    assert len(errors) == 1 and "broken.policy" in errors[0] and "invalid YAML" in errors[0]
+
+
+def test_empty_policy_directory_is_a_clear_error(tmp_path):
+    require(AGENT.exists(), "agent not built")
+    require(os.geteuid() == 0, "needs root")
+    result = run(["--policy-dir", str(tmp_path)])
+    assert result.returncode != 0
+    assert "no *.policy" in result.stderr
