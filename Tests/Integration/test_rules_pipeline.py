@@ -194,6 +194,15 @@ def test_sighup_reloads_and_a_broken_policy_keeps_the_running_rules(start_agent,
     touch_open(target)
     agent.find(lambda e: e["agent"]["rule_id"] == "after_reload", count=2)
     assert len(matches_of(agent, "before_reload")) == before
+
+    # A hostile policy is refused by the same limits as at start-up, and the rules stay.
+    from test_cli import alias_bomb
+    policy.write_text(alias_bomb())
+    agent.process.send_signal(signal.SIGHUP)
+    wait_for_log(agent, "policy reload failed", 2)
+    assert "aliases expand past" in agent.log()
+    touch_open(target)
+    agent.find(lambda e: e["agent"]["rule_id"] == "after_reload", count=3)
     assert agent.process.poll() is None
 
 
