@@ -6,6 +6,9 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "csm-agent", targets: ["csm-agent"]),
+        // For the fuzzers in fuzz/ (a package of their own, built with libFuzzer).
+        .library(name: "AgentCoreForFuzzing", targets: ["AgentCore"]),
+        .library(name: "ProbesForFuzzing", targets: ["Probes"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
