@@ -46,6 +46,13 @@ public final class ProcessTree: ProcessResolver {
 
     public func entry(forPid pid: UInt32) -> ProcessEntry? { table[pid] }
 
+    /// The live entries whose container is `containerID` (a scan of the table: for the rare
+    /// container-scope kill, not for per-event use).
+    public func entries(inContainer containerID: String) -> [ProcessEntry] {
+        guard !containerID.isEmpty else { return [] }
+        return table.values.filter { $0.containerID == containerID }
+    }
+
     // MARK: Snapshot
 
     @discardableResult
