@@ -206,18 +206,23 @@ final class ProcessKillerTests: XCTestCase {
         for pid in inside {
             try "\(pid)\n".write(toFile: dir + "/cgroup.procs", atomically: false, encoding: .utf8)
         }
-        let entries = try (inside + [outside]).map { pid -> ProcessEntry in
+        let exited = try spawn("/bin/sleep")
+        // The outside one is a stale entry claiming the container; the exited one is gone.
+        let entries = try (inside + [outside, exited]).map { pid -> ProcessEntry in
             let e = try entry(pid)
-            e.containerID = String(containerID)  // the outside one is a stale entry claiming the container
+            e.containerID = String(containerID)
             return e
         }
+        kill(exited, SIGKILL)
+        XCTAssertEqual(reap(exited), SIGKILL)
         let action = KillAction(signal: SIGTERM, scope: .container)
         let outcome = ProcessKiller(clock: clock).kill(rule: "r", action: action, target: entries[0], eventTimeNs: 1,
                                                        containerProcesses: { entries })
         XCTAssertEqual(outcome.status, .performed)
         XCTAssertEqual(Set(outcome.signalledPids), Set(inside.map { UInt32($0) }))
-        XCTAssertEqual(outcome.skipped.map { $0.pid }, [UInt32(outside)])
-        XCTAssertTrue(outcome.skipped.first?.reason.contains("not in container") == true)
+        XCTAssertEqual(outcome.skipped.map { $0.pid }, [UInt32(outside), UInt32(exited)])
+        XCTAssertEqual(outcome.skipped.map { $0.reason }, ["pid \(outside) is not in container \(containerID.prefix(12))", "pid \(exited) exited"])
+        XCTAssertTrue(outcome.failures.isEmpty)
         for pid in inside { XCTAssertEqual(reap(pid), SIGTERM) }
         XCTAssertTrue(isRunning(outside))
 

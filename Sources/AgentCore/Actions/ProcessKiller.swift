@@ -69,8 +69,8 @@ public struct KillOutcome: Sendable {
     public let signalledPids: [UInt32]
     /// Pids it could not be delivered to, with the errno name (`ESRCH` ...).
     public let failures: [(pid: UInt32, error: String)]
-    /// Container scope: pids of the list that were left alone, with why (not in the container any
-    /// more, pid reused).
+    /// Container scope: pids of the list that were left alone, with why (exited, not in the
+    /// container any more, pid reused).
     public let skipped: [(pid: UInt32, reason: String)]
     /// The target's exec (else fork) time, ns since the epoch; 0 when unknown (Datadog's `created_at`).
     public let createdAtNs: UInt64
@@ -205,10 +205,19 @@ public final class ProcessKiller {
             for entry in containerProcesses() where seen.insert(entry.pid).inserted { candidates.append(entry) }
         }
         for entry in candidates {
-            if entry !== target, let reason = protection(of: entry) { return outcome(.refused(reason)) }
-            guard let handle = PidHandle(pid: entry.pid) else {
+            let isTarget = entry === target
+            if !isTarget, let reason = protection(of: entry) { return outcome(.refused(reason)) }
+            // A process of the container list that exited is left out; the event's own one failed.
+            func gone() -> KillOutcome? {
+                if !isTarget {
+                    skipped.append((entry.pid, "pid \(entry.pid) exited"))
+                    return nil
+                }
                 failures.append((entry.pid, "ESRCH"))
-                if action.scope == .process { return outcome(.failed("ESRCH")) }
+                return action.scope == .process ? outcome(.failed("ESRCH")) : nil
+            }
+            guard let handle = PidHandle(pid: entry.pid) else {
+                if let done = gone() { return done }
                 continue
             }
             switch check(entry, containerID: action.scope == .container ? containerID : nil) {
@@ -216,8 +225,7 @@ public final class ProcessKiller {
                 targets.append((entry, handle))
             case .gone:
                 handle.close()
-                failures.append((entry.pid, "ESRCH"))
-                if action.scope == .process { return outcome(.failed("ESRCH")) }
+                if let done = gone() { return done }
             case .protected(let reason):
                 handle.close()
                 return outcome(.refused(reason))
