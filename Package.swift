@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // libbpf and the shared record layout (bpf/include/events.h), imported through a module map.
@@ -25,7 +26,8 @@ let package = Package(
         // Event model, resolvers and the SECL rule engine. No libbpf here.
         .target(
             name: "AgentCore",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            // Crypto: the hash action's digests (sha1, sha256, md5).
+            dependencies: [.product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto")],
             // Release builds skip the run-time exclusivity checks on class properties: the rule engine
             // and the serializer read ProcessEntry fields in their inner loops, and the checks cost
             // 40% of rule evaluation (bench/rules). Debug builds, which the unit tests use, keep them.
