@@ -19,6 +19,8 @@ struct AgentRunner {
     static let recordsPerCall = 16_384
     /// How long the final drain after SIGTERM may take before the agent exits anyway.
     static let finalDrainNs: UInt64 = 2_000_000_000
+    /// How long the stop waits for hashes under way before their lines are written without them.
+    static let finalHashWaitNs: UInt64 = 500_000_000
 
     let source: BPFObjectSource
     let writeAllEvents: Bool
@@ -77,6 +79,7 @@ struct AgentRunner {
             if try ring.consume(budget: AgentRunner.recordsPerCall) < AgentRunner.recordsPerCall {
                 try ring.poll(timeoutMs: AgentRunner.consumeIntervalMs, budget: AgentRunner.recordsPerCall)
             }
+            pipeline.completeActions()
             try output.flush()
             if let error = pipeline.outputError { throw error }
 
@@ -98,7 +101,8 @@ struct AgentRunner {
                 }
             }
             if AgentSignals.take(&AgentSignals.statsRequested) {
-                Log.info(pipeline.stats.line(lost: probes.lostCounts(), resolvers: resolvers.stats, current: pipeline.rules?.counts() ?? []))
+                Log.info(pipeline.stats.line(lost: probes.lostCounts(), resolvers: resolvers.stats, current: pipeline.rules?.counts() ?? [],
+                                         extra: pipeline.rules == nil ? [] : pipeline.actionCounters))
             }
             if AgentSignals.take(&AgentSignals.ignoredReceived) {
                 Log.info("SIGUSR2 received and ignored")
@@ -128,8 +132,10 @@ struct AgentRunner {
               BootClock.nowBootNs() < drainDeadline {
             try output.flush()
         }
+        pipeline.finishActions(timeoutNs: AgentRunner.finalHashWaitNs)
         try output.flush()
-        Log.info(pipeline.stats.line(lost: probes.lostCounts(), resolvers: resolvers.stats, current: pipeline.rules?.counts() ?? []))
+        Log.info(pipeline.stats.line(lost: probes.lostCounts(), resolvers: resolvers.stats, current: pipeline.rules?.counts() ?? [],
+                                         extra: pipeline.rules == nil ? [] : pipeline.actionCounters))
     }
 
     private func mode(_ rules: DetectionRules?) -> String {

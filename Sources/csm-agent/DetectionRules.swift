@@ -12,6 +12,9 @@ final class DetectionRules {
     /// The `agent` object and `title` of each rule's matches.
     private(set) var contexts: [AgentContext]
     private(set) var limiters: [RuleRateLimiter]
+    /// Per rule: whether it has kill or hash actions (most rules have neither; the match path asks these).
+    let hasKill: [Bool]
+    let hasHash: [Bool]
     /// Per rule: matches, and matches the rate limiter held back (not written).
     private(set) var matches: [UInt64]
     private(set) var heldBack: [UInt64]
@@ -46,6 +49,8 @@ final class DetectionRules {
         }
         self.contexts = contexts
         self.limiters = limiters
+        hasKill = ruleSet.rules.map { $0.actions.contains { if case .kill = $0.kind { return true } else { return false } } }
+        hasHash = ruleSet.rules.map { $0.actions.contains { if case .hash = $0.kind { return true } else { return false } } }
         matches = [UInt64](repeating: 0, count: ruleSet.rules.count)
         heldBack = matches
     }

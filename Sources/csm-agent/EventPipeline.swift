@@ -15,6 +15,8 @@ final class EventPipeline {
     /// The running rules; nil when only every event is written. Swapped by `replaceRules`.
     private(set) var rules: DetectionRules?
     private let evalContext = EvalContext()
+    /// Kill and hash actions, and the lines waiting for a hash.
+    let actions: RuleActionRunner
     let output: OutputWriter
     var stats = PipelineStats()
     /// Set when writing to stdout failed; the loop stops on it.
@@ -26,6 +28,7 @@ final class EventPipeline {
         self.output = output
         self.writeAllEvents = writeAllEvents
         self.rules = rules
+        actions = RuleActionRunner(processes: resolvers.processes)
         allEventsContext = AgentContext(version: AgentVersion.current)
     }
 
@@ -33,6 +36,35 @@ final class EventPipeline {
     func replaceRules(_ new: DetectionRules) {
         if let old = rules { stats.addRuleCounts(old.counts()) }
         rules = new
+        // A new policy starts with every kill armed, as Datadog's agent does.
+        actions.killer.reset()
+    }
+
+    /// Writes the rule lines whose hashes are done (called every loop iteration).
+    func completeActions() {
+        actions.completeHashes { event, context in writeLine(event, context) }
+        do { try output.flushIfFull() } catch { outputError = error }
+    }
+
+    /// At shutdown: the lines still waiting for a hash are written, with what the hasher has by then.
+    func finishActions(timeoutNs: UInt64) {
+        actions.finish(timeoutNs: timeoutNs) { event, context in writeLine(event, context) }
+    }
+
+    /// The actions' counters for the stats line (`kills_performed=.. hashes_done=..`).
+    var actionCounters: [String] {
+        let k = actions.killer.counters
+        let h = actions.hasher.counters
+        return ["kills_performed=\(k.performed + k.partiallyPerformed)", "kills_disarmed=\(k.disarmed)", "kills_refused=\(k.refused)",
+                "kills_failed=\(k.failed)", "hashes_submitted=\(h.submitted)", "hashes_done=\(h.hashed)", "hash_cache_hits=\(h.cacheHits)",
+                "hash_rate_limited=\(h.rateLimited)", "hash_errors=\(h.errors)"]
+    }
+
+    private func writeLine(_ event: Event, _ context: AgentContext) {
+        guard outputError == nil else { return }
+        serializer.serialize(event, context: context, into: &output.buffer)
+        stats.written &+= 1
+        stats.ruleLines &+= 1
     }
 
     func handle(_ record: UnsafeRawBufferPointer) {
@@ -63,12 +95,26 @@ final class EventPipeline {
         rules.ruleSet.forEachMatch(at: event, context: context) { rule in
             let index = rule.index
             rules.count(index)
+            // Responses run on every match: neither a rate limit nor `silent` may hold back a kill.
+            var reports: [[UInt8]] = []
+            if rules.hasKill[index] {
+                actions.runKills(rule, reportedID: rules.contexts[index].ruleID, event: event, context: context, reports: &reports)
+            }
             // A silent rule writes nothing, so nothing of it is held back.
             if rule.definition.silent { return }
             guard rules.admit(index, nowNs: event.pointee.bootTimeNs, context: context) else { return }
-            serializer.serialize(event.pointee, context: rules.contexts[index], into: &output.buffer)
-            stats.written &+= 1
-            stats.ruleLines &+= 1
+            if rules.hasHash[index] {
+                // Hashes serve the line: only a line that is written has its file hashed.
+                actions.runHashes(rule, event: event, context: context, lineContext: rules.contexts[index], reports: reports) { e, c in
+                    writeLine(e, c)
+                }
+            } else if reports.isEmpty {
+                writeLine(event.pointee, rules.contexts[index])
+            } else {
+                var lineContext = rules.contexts[index]
+                lineContext.ruleActions = RuleActionRunner.array(reports)
+                writeLine(event.pointee, lineContext)
+            }
         }
     }
 }

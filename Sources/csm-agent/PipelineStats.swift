@@ -20,7 +20,8 @@ struct PipelineStats {
 
     /// `stats received=.. written=.. lost=.. decode_errors=.. matches=.. held_back=.. exec=.. ...
     /// lost_open=.. ... match_<rule>=.. held_back_<rule>=..`; `current` are the running rules' counts.
-    func line(lost: [EventType: UInt64], resolvers: ResolverStats, current: [(id: String, matches: UInt64, heldBack: UInt64)] = []) -> String {
+    func line(lost: [EventType: UInt64], resolvers: ResolverStats, current: [(id: String, matches: UInt64, heldBack: UInt64)] = [],
+              extra: [String] = []) -> String {
         var rules = self
         rules.addRuleCounts(current)
         let perRule = rules.ruleCounts.sorted { $0.key < $1.key }
@@ -37,6 +38,7 @@ struct PipelineStats {
         }
         parts.append("processes=\(resolvers.liveProcesses)")
         parts.append("process_lookup_failures=\(resolvers.lookupFailures)")
+        parts += extra
         for (id, c) in perRule {
             parts.append("match_\(id)=\(c.matches)")
             if c.heldBack > 0 { parts.append("held_back_\(id)=\(c.heldBack)") }

@@ -244,3 +244,85 @@ def wait_for_log(agent, text, count, timeout=20):
         assert time.monotonic() < deadline, f"'{text}' not logged: {agent.log()[-2000:]}"
         assert agent.process.poll() is None, agent.log()
         time.sleep(0.05)
+
+
+def write_raw_policy(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_kill_action_kills_the_matching_child(start_agent, tmp_path):
+    import shutil
+    import subprocess
+    victim = tmp_path / "victim-sleep"
+    shutil.copy("/bin/sleep", victim)
+    policy = write_raw_policy(tmp_path / "kill.policy", f"""
+version: 1.0.0
+rules:
+  - id: kill_victim
+    expression: exec.file.path == "{victim}"
+    actions:
+      - kill:
+          signal: SIGKILL
+""")
+    agent = start_agent("--policy", str(policy))
+    child = subprocess.Popen([str(victim), "30"])
+    try:
+        code = child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert code == -signal.SIGKILL
+    event = agent.find(lambda e: e["agent"]["rule_id"] == "kill_victim")[0]
+    assert event["process"]["pid"] == child.pid
+    [report] = event["agent"]["rule_actions"]
+    assert report["type"] == "kill" and report["signal"] == "SIGKILL" and report["status"] == "performed"
+    assert report["signalled_pids"] == [child.pid]
+    # The agent is never among its own kill targets, nor pid 1.
+    assert agent.process.poll() is None
+
+
+def test_hash_action_hashes_the_opened_file(start_agent, tmp_path):
+    import hashlib
+    target = tmp_path / "hashed.bin"
+    content = os.urandom(100_000)
+    target.write_bytes(content)
+    policy = write_raw_policy(tmp_path / "hash.policy", f"""
+version: 1.0.0
+rules:
+  - id: hash_open
+    expression: open.file.path == "{target}"
+    actions:
+      - hash: {{}}
+""")
+    agent = start_agent("--policy", str(policy))
+    touch_open(target)
+    event = agent.find(lambda e: e["agent"]["rule_id"] == "hash_open")[0]
+    assert event["file"]["hash_state"] == "Done"
+    assert sorted(event["file"]["hashes"]) == sorted([
+        "sha1:" + hashlib.sha1(content).hexdigest(), "sha256:" + hashlib.sha256(content).hexdigest()])
+    [report] = event["agent"]["rule_actions"]
+    assert report == {"type": "hash", "path": str(target), "state": "Done"}
+    # The second open of the unchanged file is answered from the cache, with the same digests.
+    touch_open(target)
+    second = agent.find(lambda e: e["agent"]["rule_id"] == "hash_open", count=2)[1]
+    assert second["file"]["hashes"] == event["file"]["hashes"]
+
+
+def test_hash_action_reports_a_file_too_big(start_agent, tmp_path):
+    target = tmp_path / "big.bin"
+    with open(target, "wb") as handle:
+        handle.truncate(6 << 20)  # over the 5 MiB default
+    policy = write_raw_policy(tmp_path / "bighash.policy", f"""
+version: 1.0.0
+rules:
+  - id: hash_big
+    expression: open.file.path == "{target}"
+    actions:
+      - hash: {{}}
+""")
+    agent = start_agent("--policy", str(policy))
+    touch_open(target)
+    event = agent.find(lambda e: e["agent"]["rule_id"] == "hash_big")[0]
+    assert event["file"]["hash_state"] == "FileTooBig"
+    assert "hashes" not in event["file"]

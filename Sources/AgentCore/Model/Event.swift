@@ -374,3 +374,21 @@ public struct UnloadModulePayload {
         self.name = name
     }
 }
+
+extension Event {
+    /// The file the event is about, written as its `file` object: open's file, the mapped or
+    /// spliced file, a module's file, a file change's file; nil for the other types (exec's file is
+    /// the process's executable).
+    public var ownFile: FileInfo? {
+        switch payload {
+        case .open(let p): return p.file
+        case .mmap(let p): return p.file
+        case .splice(let p): return p.file
+        case .loadModule(let p): return p.file
+        case .fileChange(let p): return p.file
+        case .exec, .fork, .exit, .mount, .umount, .bind, .ptrace, .mprotect, .signal, .bpf, .unloadModule, .credentials,
+             .connection, .dns, .imds:
+            return nil
+        }
+    }
+}
