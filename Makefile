@@ -11,7 +11,7 @@ BPF_CLANG ?= $(firstword $(wildcard /usr/bin/clang-14 /usr/bin/clang) clang)
 BPF_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 BPF_OUT := .build/bpf
 BPF_SOURCES := $(wildcard bpf/*.c bpf/*/*.c bpf/*/*.h)
-DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev clang bpftool pkg-config python3-jsonschema python3-pytest
+DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev clang bpftool pkg-config python3-jsonschema python3-pytest python3-yaml
 AGENT := .build/release/csm-agent
 
 .PHONY: deps bpf build run test unit-test integration-test clean
@@ -21,7 +21,7 @@ deps:
 		echo "installing $(DEB_PACKAGES)" >&2; \
 		apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PACKAGES) >&2; \
 	fi
-	@python3 -c 'import jsonschema, pytest' 2>/dev/null || python3 -m pip install -q jsonschema pytest >&2
+	@python3 -c 'import jsonschema, pytest, yaml' 2>/dev/null || python3 -m pip install -q jsonschema pytest pyyaml >&2
 
 # vmlinux.h is generated from the running kernel's BTF at build time; it is never committed.
 $(BPF_OUT)/vmlinux.h:
@@ -40,7 +40,7 @@ build: deps bpf
 	@$(SWIFT) build -c release --product csm-agent >&2
 
 run: build
-	@$(AGENT) --all-events
+	@$(AGENT) run
 
 unit-test: deps bpf
 	$(SWIFT) test

@@ -3,11 +3,15 @@
 #
 #   sudo bash bench/run.sh
 #
-# For each workload: best of RUNS without the agent, then best of RUNS with
-# `csm-agent --all-events > /dev/null` running, the slowdown ratio against its
-# target, and the agent's own counters (received / lost) for that session.
-# Then a paced open run (PACED_RATE opens/s for PACED_SECONDS s) under the agent,
-# where the target is zero lost events.
+# For each workload: best of RUNS without the agent, then, for each agent mode of
+# MODES, best of RUNS with the agent running in that mode (stdout to /dev/null),
+# the slowdown ratio against its target, and the agent's own counters (received /
+# lost / matches) for that session. Then a paced open run (PACED_RATE opens/s for
+# PACED_SECONDS s) under the agent in each mode, where the target is zero lost events.
+#
+# Modes: `all-events` (`csm-agent --all-events`: every event written) and `policy`
+# (`csm-agent`: the embedded default policy, only rule matches written; POLICY=file
+# runs that policy instead).
 #
 # Environment:
 #   AGENT=path        agent binary (default: .build/release/csm-agent, built with `make build` if missing)
@@ -16,6 +20,8 @@
 #   RUNS=3            repetitions per measurement (the best is kept)
 #   PACED_RATE=50000  PACED_SECONDS=5   the paced open run
 #   OUT_DIR=dir       where agent logs and results.tsv go (default: a new /tmp/csm-bench.XXXXXX)
+#   MODES="all-events policy"   agent modes measured, each against the same baseline
+#   POLICY=file       the policy of the `policy` mode (default: the embedded default policy)
 #   COMPARE=file      a results.tsv of an earlier run: also print the change of each ratio
 #                     (for "a change must not slow the loops by more than 5%")
 #
@@ -34,6 +40,8 @@ PACED_SECONDS="${PACED_SECONDS:-5}"
 READY_TIMEOUT="${READY_TIMEOUT:-30}"
 STOP_TIMEOUT="${STOP_TIMEOUT:-30}"
 COMPARE="${COMPARE:-}"
+MODES="${MODES:-all-events policy}"
+POLICY="${POLICY:-}"
 
 OPEN_TARGET=2.0
 EXEC_TARGET=1.25
@@ -96,10 +104,20 @@ best_of() {
 }
 
 # --- agent session -------------------------------------------------------------------------------
-# start_agent NAME: starts the agent, waits for "ready" on stderr. Sets AGENT_PID and AGENT_LOG.
+# agent_args MODE: the agent's arguments for a mode.
+agent_args() {
+    case "$1" in
+        all-events) echo "--all-events" ;;
+        policy) if [[ -n "$POLICY" ]]; then echo "run --policy $POLICY"; else echo "run"; fi ;;
+        *) die "unknown mode '$1' in MODES (all-events, policy)" ;;
+    esac
+}
+
+# start_agent NAME MODE: starts the agent, waits for "ready" on stderr. Sets AGENT_PID and AGENT_LOG.
 start_agent() {
-    AGENT_LOG="$OUT_DIR/agent-$1.log"
-    "$AGENT" --all-events > /dev/null 2> "$AGENT_LOG" &
+    AGENT_LOG="$OUT_DIR/agent-$1-$2.log"
+    # shellcheck disable=SC2046
+    "$AGENT" $(agent_args "$2") > /dev/null 2> "$AGENT_LOG" &
     AGENT_PID=$!
     local deadline=$((SECONDS + READY_TIMEOUT))
     until grep -q 'ready' "$AGENT_LOG" 2>/dev/null; do
@@ -174,7 +192,7 @@ PEAK_RSS_KB=0
 PROBLEMS=()
 ROWS=()
 RESULTS="$OUT_DIR/results.tsv"
-printf 'workload\tbaseline_ns\tagent_ns\tratio\ttarget\tresult\treceived\tlost\trss_kb\tagent_cpu_ms\tcpu_us_per_event\n' > "$RESULTS"
+printf 'workload\tbaseline_ns\tagent_ns\tratio\ttarget\tresult\treceived\tlost\trss_kb\tagent_cpu_ms\tcpu_us_per_event\tmatches\n' > "$RESULTS"
 
 # other_agents WHEN: another csm-agent (someone else's) has its probes attached too and skews both
 # the baseline and the agent figures; note it in the report.
@@ -187,27 +205,31 @@ other_agents() {
     fi
 }
 
-# measure NAME TARGET CMD...
+# measure NAME TARGET CMD...: one baseline, then one agent session per mode.
 measure() {
     local name="$1" target="$2"; shift 2
     other_agents "$name baseline"
     note "$name: baseline (best of $RUNS)"
     local base; base="$(best_of "$@")"
-    start_agent "$name"
-    note "$name: with agent pid $AGENT_PID (best of $RUNS)"
-    local with; with="$(best_of "$@")"
-    other_agents "$name with agent"
-    stop_agent
-    local ratio verdict received lost cpu_ev
-    ratio="$(awk -v a="$with" -v b="$base" 'BEGIN { printf "%.3f", a / b }')"
-    verdict="$(awk -v r="$ratio" -v t="$target" 'BEGIN { print (r <= t ? "PASS" : "FAIL") }')"
-    received="$(stat_field received)"
-    lost="$(stat_field lost)"
-    cpu_ev="$(cpu_per_event)"
-    ROWS+=("$(printf '%-11s %14s %14s %7sx %7sx %-5s %10s %8s %8s' \
-        "$name" "$base" "$with" "$ratio" "$target" "$verdict" "$received" "$lost" "$cpu_ev")")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$base" "$with" "$ratio" "$target" \
-        "$verdict" "$received" "$lost" "$AGENT_RSS_KB" "$AGENT_CPU_MS" "$cpu_ev" >> "$RESULTS"
+    local mode
+    for mode in $MODES; do
+        start_agent "$name" "$mode"
+        note "$name: with agent pid $AGENT_PID in mode $mode (best of $RUNS)"
+        local with; with="$(best_of "$@")"
+        other_agents "$name with agent"
+        stop_agent
+        local ratio verdict received lost cpu_ev matches
+        ratio="$(awk -v a="$with" -v b="$base" 'BEGIN { printf "%.3f", a / b }')"
+        verdict="$(awk -v r="$ratio" -v t="$target" 'BEGIN { print (r <= t ? "PASS" : "FAIL") }')"
+        received="$(stat_field received)"
+        lost="$(stat_field lost)"
+        matches="$(stat_field matches)"
+        cpu_ev="$(cpu_per_event)"
+        ROWS+=("$(printf '%-22s %14s %14s %7sx %7sx %-5s %10s %8s %8s %8s' \
+            "$name/$mode" "$base" "$with" "$ratio" "$target" "$verdict" "$received" "$lost" "$cpu_ev" "$matches")")
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name/$mode" "$base" "$with" "$ratio" "$target" \
+            "$verdict" "$received" "$lost" "$AGENT_RSS_KB" "$AGENT_CPU_MS" "$cpu_ev" "$matches" >> "$RESULTS"
+    done
 }
 
 note "agent: $AGENT"
@@ -216,32 +238,34 @@ measure open_loop "$OPEN_TARGET" "$BIN_DIR/open_loop" "$OPEN_N" "$OPEN_FILE"
 measure exec_loop "$EXEC_TARGET" "$BIN_DIR/exec_loop" "$EXEC_N"
 
 # --- paced open run ------------------------------------------------------------------------------
-note "paced_open: $PACED_RATE opens/s for ${PACED_SECONDS}s with agent"
-start_agent paced_open
-PACED_OUT="$("$BIN_DIR/paced_open" "$PACED_RATE" "$PACED_SECONDS" "$OPEN_FILE")" || die "paced_open failed"
-other_agents paced_open
-stop_agent
-PACED_DONE="$(grep -oE 'opens=[0-9]+' <<< "$PACED_OUT" | cut -d= -f2)"
-PACED_ACHIEVED="$(grep -oE 'rate=[0-9]+' <<< "$PACED_OUT" | cut -d= -f2)"
-PACED_LOST="$(stat_field lost)"
-PACED_RECEIVED="$(stat_field received)"
-PACED_OPEN_EVENTS="$(stat_field open)"
-PACED_CPU_EV="$(cpu_per_event)"
-if [[ "$PACED_LOST" == "0" ]]; then PACED_VERDICT=PASS; else PACED_VERDICT=FAIL; fi
-printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' paced_open "" "" "" "lost=0" \
-    "$PACED_VERDICT" "$PACED_RECEIVED" "$PACED_LOST" "$AGENT_RSS_KB" "$AGENT_CPU_MS" "$PACED_CPU_EV" >> "$RESULTS"
+PACED_LINES=()
+for mode in $MODES; do
+    note "paced_open: $PACED_RATE opens/s for ${PACED_SECONDS}s with agent in mode $mode"
+    start_agent paced_open "$mode"
+    PACED_OUT="$("$BIN_DIR/paced_open" "$PACED_RATE" "$PACED_SECONDS" "$OPEN_FILE")" || die "paced_open failed"
+    other_agents paced_open
+    stop_agent
+    PACED_DONE="$(grep -oE 'opens=[0-9]+' <<< "$PACED_OUT" | cut -d= -f2)"
+    PACED_ACHIEVED="$(grep -oE 'rate=[0-9]+' <<< "$PACED_OUT" | cut -d= -f2)"
+    PACED_LOST="$(stat_field lost)"
+    PACED_RECEIVED="$(stat_field received)"
+    PACED_OPEN_EVENTS="$(stat_field open)"
+    PACED_CPU_EV="$(cpu_per_event)"
+    if [[ "$PACED_LOST" == "0" ]]; then PACED_VERDICT=PASS; else PACED_VERDICT=FAIL; fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "paced_open/$mode" "" "" "" "lost=0" \
+        "$PACED_VERDICT" "$PACED_RECEIVED" "$PACED_LOST" "$AGENT_RSS_KB" "$AGENT_CPU_MS" "$PACED_CPU_EV" "$(stat_field matches)" >> "$RESULTS"
+    PACED_LINES+=("paced_open/$mode: requested ${PACED_RATE}/s for ${PACED_SECONDS}s, did ${PACED_DONE} opens at ${PACED_ACHIEVED}/s; agent received=${PACED_RECEIVED} open_events=${PACED_OPEN_EVENTS} lost=${PACED_LOST} (target 0) ${PACED_VERDICT}; agent cpu ${AGENT_CPU_MS} ms = ${PACED_CPU_EV} us/event")
+done
 
 # --- report --------------------------------------------------------------------------------------
 echo
 echo "csm-agent overhead benchmark  ($(uname -r), $(nproc) cpus, load avg $(cut -d' ' -f1-3 /proc/loadavg))"
-echo "agent: $AGENT --all-events > /dev/null; best of $RUNS; OPEN_N=$OPEN_N EXEC_N=$EXEC_N"
+echo "agent: $AGENT > /dev/null in modes: $MODES (policy: ${POLICY:-embedded default}); best of $RUNS; OPEN_N=$OPEN_N EXEC_N=$EXEC_N"
 echo
-printf '%-11s %14s %14s %8s %8s %-5s %10s %8s %8s\n' workload "baseline ns" "agent ns" ratio target "" received lost "cpu us/ev"
+printf '%-22s %14s %14s %8s %8s %-5s %10s %8s %8s %8s\n' workload/mode "baseline ns" "agent ns" ratio target "" received lost "cpu us/ev" matches
 for row in "${ROWS[@]}"; do echo "$row"; done
 echo
-echo "paced_open: requested ${PACED_RATE}/s for ${PACED_SECONDS}s, did ${PACED_DONE} opens at ${PACED_ACHIEVED}/s;" \
-    "agent received=${PACED_RECEIVED} open_events=${PACED_OPEN_EVENTS} lost=${PACED_LOST} (target 0) ${PACED_VERDICT};" \
-    "agent cpu ${AGENT_CPU_MS} ms = ${PACED_CPU_EV} us/event"
+for line in "${PACED_LINES[@]}"; do echo "$line"; done
 echo "agent peak RSS (VmHWM, max over sessions): $((PEAK_RSS_KB / 1024)) MiB (${PEAK_RSS_KB} kB)"
 
 if [[ -n "$COMPARE" ]]; then

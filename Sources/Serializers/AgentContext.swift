@@ -26,6 +26,12 @@ public struct AgentContext: Sendable, Equatable {
     /// Top-level `title`: the rule's description, or a default such as `exec event`. When nil, the
     /// serializer writes `<event name> event`.
     public var title: String?
+    /// `agent.rule_actions`: what the rule's actions did for this match, as a whole JSON array
+    /// written by `JSONWriter` (see `ActionReportWriter`); nil or empty writes no key.
+    public var ruleActions: [UInt8]?
+    /// Members written verbatim at the end of the event's own file object (`file`, or for exec the
+    /// process's `executable`): the `hash` action's `"hashes":[...],"hash_state":"..."`.
+    public var fileMembers: [UInt8]?
 
     /// Rule id used when the agent runs without rules and emits every event.
     public static let allEventsRuleID = "all_events"

@@ -74,12 +74,13 @@ extension JSONWriter {
         if let process = event.process {
             var credentialsDestination: CredentialChangePayload?
             if case .credentials(let change) = event.payload { credentialsDestination = change }
-            writeProcessContext(process, tid: event.tid, includeEnvs: event.type == .exec, credentialsDestination: credentialsDestination)
+            writeProcessContext(process, tid: event.tid, includeEnvs: event.type == .exec, credentialsDestination: credentialsDestination,
+                                executableMembers: event.type == .exec ? context.fileMembers : nil)
         } else {
             writeUnresolvedProcess(event)
         }
 
-        writePayload(event)
+        writePayload(event, fileMembers: context.fileMembers ?? [])
 
         let process = event.process
         if let containerID = process?.containerID, !containerID.isEmpty {
@@ -128,6 +129,10 @@ extension JSONWriter {
         string(context.arch)
         key("origin")
         string(context.origin)
+        if let actions = context.ruleActions, !actions.isEmpty {
+            key("rule_actions")
+            rawValue(actions)
+        }
         endObject()
     }
 
@@ -140,7 +145,9 @@ extension JSONWriter {
 
     // MARK: - Payloads
 
-    fileprivate mutating func writePayload(_ event: Event) {
+    /// `fileMembers` end the event's own file object (see `AgentContext.fileMembers`).
+    fileprivate mutating func writePayload(_ event: Event, fileMembers: [UInt8]) {
+        let extra: (inout JSONWriter) -> Void = { w in if !fileMembers.isEmpty { w.rawMembers(fileMembers) } }
         switch event.payload {
         case .exec(let exec):
             key("syscall")
@@ -166,7 +173,7 @@ extension JSONWriter {
 
         case .open(let open):
             key("file")
-            writeFile(open.file, openFlags: open.flags)
+            writeFile(open.file, openFlags: open.flags, members: extra)
             key("syscall")
             beginObject()
             key("open")
@@ -289,7 +296,7 @@ extension JSONWriter {
             endObject()
             if let file = mmap.file {
                 key("file")
-                writeFile(file, openFlags: nil)
+                writeFile(file, openFlags: nil, members: extra)
             }
 
         case .mprotect(let mprotect):
@@ -328,7 +335,7 @@ extension JSONWriter {
             endObject()
             if let file = splice.file {
                 key("file")
-                writeFile(file, openFlags: nil)
+                writeFile(file, openFlags: nil, members: extra)
             }
 
         case .bpf(let bpf):
@@ -348,7 +355,7 @@ extension JSONWriter {
             endObject()
             if let file = module.file {
                 key("file")
-                writeFile(file, openFlags: nil)
+                writeFile(file, openFlags: nil, members: extra)
             }
 
         case .unloadModule(let module):
@@ -582,10 +589,13 @@ extension JSONWriter {
     /// `credentialsDestination` (setuid, setgid, capset) goes in `credentials.destination`: those
     /// fields are written afresh, not from the cache.
     fileprivate mutating func writeProcessContext(_ process: ProcessEntry, tid: UInt32?, includeEnvs: Bool = false,
-                                                  credentialsDestination: CredentialChangePayload? = nil) {
+                                                  credentialsDestination: CredentialChangePayload? = nil,
+                                                  executableMembers: [UInt8]? = nil) {
         beginObject()
-        if let credentialsDestination {
-            writeProcessFields(process, includeEnvs: includeEnvs, credentialsDestination: credentialsDestination)
+        // What is particular to this one event is written anew, not cached per process.
+        if credentialsDestination != nil || executableMembers != nil {
+            writeProcessFields(process, includeEnvs: includeEnvs, credentialsDestination: credentialsDestination,
+                               executableMembers: executableMembers ?? [])
         } else {
             rawMembers(cachedFields(of: process, includeEnvs: includeEnvs))
         }
@@ -664,7 +674,8 @@ extension JSONWriter {
 
     /// The fields shared by `Process` and `ProcessContext`, but `tid` (per event; ancestors have none).
     fileprivate mutating func writeProcessFields(_ process: ProcessEntry, includeEnvs: Bool,
-                                                 credentialsDestination: CredentialChangePayload? = nil) {
+                                                 credentialsDestination: CredentialChangePayload? = nil,
+                                                 executableMembers: [UInt8] = []) {
         let credentials = process.credentials
         key("pid")
         int(process.pid)
@@ -704,7 +715,7 @@ extension JSONWriter {
         writeCredentials(credentials, destination: credentialsDestination)
         if let executable = process.executable {
             key("executable")
-            writeFile(executable, openFlags: nil)
+            writeFile(executable, openFlags: nil) { w in if !executableMembers.isEmpty { w.rawMembers(executableMembers) } }
         }
         if let containerID = process.containerID, !containerID.isEmpty {
             key("container")

@@ -2,6 +2,12 @@ import AgentCore
 import Glibc
 import Probes
 
+/// A policy that cannot be read or parsed at start-up.
+struct PolicyLoadError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { "cannot load policy: \(message)" }
+}
+
 /// Start-up, the drain loop, and the orderly stop.
 struct AgentRunner {
     /// How long the loop waits for a wakeup before consuming anyway. The kernel side wakes us only
@@ -16,9 +22,21 @@ struct AgentRunner {
 
     let source: BPFObjectSource
     let writeAllEvents: Bool
+    /// The policies to run; nil when only every event is written (`--all-events` alone).
+    let policies: PolicySources?
+    let loaderOptions: PolicyLoader.Options
 
     func run() throws {
-        StopSignal.install()
+        AgentSignals.install()
+        // Policies first: a policy that cannot be read is a one-line error before anything is attached.
+        var rules: DetectionRules?
+        if let policies {
+            let loaded = policies.load(options: loaderOptions)
+            if let failure = loaded.failures.first { throw PolicyLoadError(message: failure) }
+            PolicySources.logSummary(loaded, verb: "loaded")
+            rules = DetectionRules(loaded: loaded, agentVersion: AgentVersion.current)
+        }
+        let reloader = policies.map { PolicyReloader(sources: $0, options: loaderOptions) }
         let clock = BootClock()
         let probes = try ProbeLoader.load(source: source, settings: ProbeSettings())
         // A program whose event type another program still captures (a per-syscall tracepoint with a
@@ -44,16 +62,16 @@ struct AgentRunner {
         let snapshotSize = resolvers.snapshot()
         let output = OutputWriter(fd: 1)
         let pipeline = EventPipeline(
-            decoder: RecordDecoder(clock: clock), resolvers: resolvers, output: output, writeAllEvents: writeAllEvents)
+            decoder: RecordDecoder(clock: clock), resolvers: resolvers, output: output, writeAllEvents: writeAllEvents, rules: rules)
         let ring = try RingBuffer(map: probes.events) { record in pipeline.handle(record) }
 
-        Log.info("ready: \(probes.attachedPrograms.count) probes attached, \(snapshotSize) processes in snapshot, mode=\(writeAllEvents ? "all-events" : "rules")")
+        Log.info("ready: \(probes.attachedPrograms.count) probes attached, \(snapshotSize) processes in snapshot, mode=\(mode(rules)), rules=\(rules?.ruleSet.rules.count ?? 0)")
         SystemdNotify.send("READY=1")
 
         var lastPrune = BootClock.nowBootNs()
         var lastLostCheck = lastPrune
         var reportedLost: UInt64 = 0
-        while StopSignal.requested == 0 {
+        while AgentSignals.stopRequested == 0 {
             // Caught up: wait for the fill-threshold wakeup or the timer. Budget used up: more is
             // waiting, so flush and go on draining without waiting.
             if try ring.consume(budget: AgentRunner.recordsPerCall) < AgentRunner.recordsPerCall {
@@ -61,6 +79,30 @@ struct AgentRunner {
             }
             try output.flush()
             if let error = pipeline.outputError { throw error }
+
+            if AgentSignals.take(&AgentSignals.reloadRequested) {
+                if let reloader {
+                    Log.info("SIGHUP: reloading policies")
+                    reloader.request()
+                } else {
+                    Log.info("SIGHUP: no policy to reload (every event is written)")
+                }
+            }
+            if let loaded = reloader?.take() {
+                if let failure = loaded.failures.first {
+                    Log.error("policy reload failed, the previous rules keep running: \(failure)")
+                } else {
+                    PolicySources.logSummary(loaded, verb: "reloaded")
+                    pipeline.replaceRules(DetectionRules(loaded: loaded, agentVersion: AgentVersion.current))
+                    Log.info("policies reloaded: \(pipeline.rules?.ruleSet.rules.count ?? 0) rules running")
+                }
+            }
+            if AgentSignals.take(&AgentSignals.statsRequested) {
+                Log.info(pipeline.stats.line(lost: probes.lostCounts(), resolvers: resolvers.stats, current: pipeline.rules?.counts() ?? []))
+            }
+            if AgentSignals.take(&AgentSignals.ignoredReceived) {
+                Log.info("SIGUSR2 received and ignored")
+            }
 
             let now = BootClock.nowBootNs()
             if now &- lastPrune >= AgentRunner.pruneIntervalNs {
@@ -87,6 +129,14 @@ struct AgentRunner {
             try output.flush()
         }
         try output.flush()
-        Log.info(pipeline.stats.line(lost: probes.lostCounts(), resolvers: resolvers.stats))
+        Log.info(pipeline.stats.line(lost: probes.lostCounts(), resolvers: resolvers.stats, current: pipeline.rules?.counts() ?? []))
+    }
+
+    private func mode(_ rules: DetectionRules?) -> String {
+        switch (writeAllEvents, rules != nil) {
+        case (true, true): return "all-events+rules"
+        case (true, false): return "all-events"
+        case (false, _): return "rules"
+        }
     }
 }

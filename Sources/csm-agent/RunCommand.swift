@@ -1,13 +1,31 @@
+import AgentCore
 import ArgumentParser
 import Glibc
 import Probes
 
-/// The agent itself (default subcommand).
+/// The agent itself (default subcommand): rule matches on stdout, with the embedded default policy
+/// unless policies are named.
 struct RunCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the agent (default).")
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the agent (default): one JSON line per rule match on stdout.",
+        discussion: """
+            Without --policy or --policy-dir the embedded default policy runs. --policy default names \
+            it, so that your own policies can be added on top. SIGHUP reloads every policy; a policy \
+            that fails to load at reload leaves the running rules in place.
+            """)
 
-    @Flag(name: .customLong("all-events"), help: "Write every captured event (agent.rule_id = all_events).")
+    @Flag(name: .customLong("all-events"), help: "Write every captured event (agent.rule_id = all_events); with --policy or --policy-dir, rule matches are written as well.")
     var allEvents = false
+
+    @Option(name: .customLong("policy"), help: "Policy file to run (repeatable, loaded in order); 'default' is the embedded policy.")
+    var policies: [String] = []
+
+    @Option(name: .customLong("policy-dir"), help: "Run every *.policy and *.yaml file of this directory, in name order (repeatable).")
+    var policyDirectories: [String] = []
+
+    @Option(name: .customLong("agent-version"), help: "Compatibility version for agent_version constraints (default \(AgentCompatibility.defaultVersion), or $\(AgentCompatibility.environmentVariable)).")
+    var agentVersion: String?
 
     @Option(name: .customLong("bpf-object"), help: "Load this BPF object instead of the embedded one.")
     var bpfObject: String?
@@ -19,23 +37,26 @@ struct RunCommand: ParsableCommand {
         guard Log.Level(name: logLevel) != nil else {
             throw ValidationError("unknown log level '\(logLevel)': use error, warning, info or debug")
         }
+        if let v = agentVersion, SemVer(v) == nil { throw ValidationError("invalid --agent-version '\(v)'") }
     }
 
     func run() throws {
-        // Rules do not drive the live pipeline yet (`csm-agent policy evaluate` runs them offline):
-        // running without --all-events would write nothing, which must not look like a quiet host.
-        guard allEvents else {
-            throw ValidationError("rules do not drive the live pipeline yet: run with --all-events (and `csm-agent policy evaluate` to apply rules to its output)")
-        }
         Log.threshold = Log.Level(name: logLevel) ?? .info
+        // --all-events alone is the tracer: every event, no rules.
+        let named = !policies.isEmpty || !policyDirectories.isEmpty
+        let sources = allEvents && !named ? nil : PolicySources(policies: policies, directories: policyDirectories)
         let runner = AgentRunner(
-            source: bpfObject.map { BPFObjectSource.file($0) } ?? .embedded, writeAllEvents: allEvents)
+            source: bpfObject.map { BPFObjectSource.file($0) } ?? .embedded, writeAllEvents: allEvents, policies: sources,
+            loaderOptions: PolicyLoader.Options(compatibilityVersion: agentVersion ?? AgentCompatibility.current))
         do {
             try runner.run()
         } catch let error as ProbeLoadError {
             Log.error(error.description)
             throw ExitCode.failure
         } catch let error as OutputError {
+            Log.error(error.description)
+            throw ExitCode.failure
+        } catch let error as PolicyLoadError {
             Log.error(error.description)
             throw ExitCode.failure
         } catch {

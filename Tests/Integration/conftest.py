@@ -34,15 +34,18 @@ def schema_validator():
 
 
 class RunningAgent:
-    """csm-agent --all-events with stdout in a file; events are searched by predicate."""
+    """csm-agent with stdout in a file (by default --all-events); events are searched by predicate.
 
-    def __init__(self, tmp: Path, extra_args=()):
+    `all_events=False` runs the detection mode: only rule matches are written (the embedded default
+    policy unless `extra_args` names policies)."""
+
+    def __init__(self, tmp: Path, extra_args=(), all_events=True):
         self.stdout_path = tmp / "events.jsonl"
         self.stderr_path = tmp / "agent.log"
         self.stdout = open(self.stdout_path, "wb")
         self.stderr = open(self.stderr_path, "wb")
         self.process = subprocess.Popen(
-            [str(AGENT), "--all-events", *extra_args], stdout=self.stdout, stderr=self.stderr)
+            [str(AGENT), *(["--all-events"] if all_events else []), *extra_args], stdout=self.stdout, stderr=self.stderr)
         self._offset = 0
         self._events = []
         self._wait_ready()
@@ -87,6 +90,19 @@ class RunningAgent:
         self._read_new()
         return code, self.stderr_path.read_text(errors="replace")
 
+    def log(self):
+        return self.stderr_path.read_text(errors="replace")
+
+    def invalid_lines(self):
+        """Schema errors of every line written so far, as readable strings."""
+        validator = schema_validator()
+        invalid = []
+        for index, event in enumerate(self.events):
+            errors = list(validator.iter_errors(event))
+            if errors:
+                invalid.append(f"line {index + 1} ({event.get('evt', {}).get('name')}): {errors[0].message[:300]}")
+        return invalid
+
     @property
     def events(self):
         self._read_new()
@@ -103,11 +119,6 @@ def agent(tmp_path_factory):
     code, log = running.stop()
     assert code == 0, f"agent exit code {code}: {log}"
     assert "stats " in log and " lost=" in log, log
-    validator = schema_validator()
-    invalid = []
-    for index, event in enumerate(running.events):
-        errors = list(validator.iter_errors(event))
-        if errors:
-            invalid.append(f"line {index + 1} ({event.get('evt', {}).get('name')}): {errors[0].message[:300]}")
+    invalid = running.invalid_lines()
     assert not invalid, f"{len(invalid)} of {len(running.events)} events invalid: " + "; ".join(invalid[:5])
     assert running.events, "the agent wrote no events"

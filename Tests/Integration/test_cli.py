@@ -60,8 +60,85 @@ def test_verifier_refusal_shows_log_tail(tmp_path):
     assert "invalid mem access" in result.stderr or "R1" in result.stderr
 
 
-def test_running_without_a_mode_is_a_clear_error():
+def test_unreadable_policy_is_a_clear_error(tmp_path):
     require(AGENT.exists(), "agent not built")
-    result = run([])
+    require(os.geteuid() == 0, "needs root")
+    result = run(["--policy", str(tmp_path / "missing.policy")])
     assert result.returncode != 0
-    assert "--all-events" in result.stderr
+    assert "cannot load policy" in result.stderr and "missing.policy" in result.stderr
+    assert "ready" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_invalid_policy_is_a_clear_error(tmp_path):
+    require(AGENT.exists(), "agent not built")
+    require(os.geteuid() == 0, "needs root")
+    broken = tmp_path / "broken.policy"
+    broken.write_text("rules:\n  - id: [broken\n")
+    result = run(["--policy", str(broken)])
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if "level=error" in line]
+    assert len(errors) == 1 and "broken.policy" in errors[0] and "invalid YAML" in errors[0]
+
+
+def test_empty_policy_directory_is_a_clear_error(tmp_path):
+    require(AGENT.exists(), "agent not built")
+    require(os.geteuid() == 0, "needs root")
+    result = run(["--policy-dir", str(tmp_path)])
+    assert result.returncode != 0
+    assert "no *.policy" in result.stderr
+
+
+def alias_bomb():
+    names = "abcdefghi"
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for previous, name in zip(names, names[1:]):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def child_peak_rss_kb(args):
+    """Runs the agent as a child of a fresh Python, returning (result, seconds, peak RSS in KiB)."""
+    import json
+    import sys
+    probe = ("import json, resource, subprocess, sys, time; t = time.monotonic(); "
+             "r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+             "print(json.dumps([r.returncode, r.stderr + r.stdout, time.monotonic() - t, "
+             "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss]))")
+    out = subprocess.run([sys.executable, "-c", probe, str(AGENT), *args], capture_output=True, text=True, timeout=120)
+    return json.loads(out.stdout)
+
+
+def test_policy_alias_bomb_is_refused_quickly(tmp_path):
+    require(AGENT.exists(), "agent not built")
+    bomb = tmp_path / "bomb.policy"
+    bomb.write_text(alias_bomb())
+    code, output, seconds, peak_kb = child_peak_rss_kb(["policy", "check", str(bomb)])
+    assert code != 0
+    assert "aliases expand past" in output and "alias *f at line 7" in output, output
+    assert seconds < 1.0, seconds
+    assert peak_kb < 100 * 1024, peak_kb
+
+
+def test_policy_nested_too_deep_names_the_line(tmp_path):
+    require(AGENT.exists(), "agent not built")
+    deep = tmp_path / "deep.policy"
+    deep.write_text("version: 1\nrules: " + "[" * 10_000 + "]" * 10_000 + "\n")
+    code, output, seconds, peak_kb = child_peak_rss_kb(["policy", "check", str(deep)])
+    assert code != 0
+    assert "nested deeper than 64 at line 2" in output, output
+
+
+def test_huge_policy_is_refused_by_its_size(tmp_path):
+    require(AGENT.exists(), "agent not built")
+    huge = tmp_path / "huge.policy"
+    rule = '  - id: r{0}\n    expression: open.file.path == "/tmp/{0}"\n'
+    with open(huge, "w") as handle:
+        handle.write("rules:\n")
+        for i in range(800_000):
+            handle.write(rule.format(i))
+    assert huge.stat().st_size > 50_000_000
+    code, output, seconds, peak_kb = child_peak_rss_kb(["policy", "check", str(huge)])
+    assert code != 0
+    assert "over the limit of 8388608 bytes" in output, output
+    assert seconds < 1.0 and peak_kb < 100 * 1024, (seconds, peak_kb)

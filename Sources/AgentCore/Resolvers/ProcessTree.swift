@@ -46,6 +46,11 @@ public final class ProcessTree: ProcessResolver {
 
     public func entry(forPid pid: UInt32) -> ProcessEntry? { table[pid] }
 
+    public func pids(inContainer containerID: String) -> [UInt32] {
+        guard !containerID.isEmpty else { return [] }
+        return table.values.compactMap { $0.containerID == containerID ? $0.pid : nil }.sorted()
+    }
+
     // MARK: Snapshot
 
     @discardableResult

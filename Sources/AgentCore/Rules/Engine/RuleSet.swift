@@ -1,6 +1,8 @@
 /// A rule compiled once, ready to evaluate.
 public struct CompiledRule {
     public let id: String
+    /// Position in `RuleSet.rules`, for per-rule state kept beside the rule set (counters, limiters).
+    public internal(set) var index: Int = 0
     public let eventType: EventType?
     public let predicate: Predicate
     public let definition: RuleDefinition
@@ -46,6 +48,8 @@ public final class RuleSet {
     let registry: FieldRegistry
 
     init(rules: [CompiledRule], registry: FieldRegistry) {
+        var rules = rules
+        for i in rules.indices { rules[i].index = i }
         self.rules = rules
         self.registry = registry
         let maxRaw = Int(EventType.allCases.map(\.rawValue).max() ?? 0)

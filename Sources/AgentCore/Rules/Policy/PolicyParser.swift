@@ -19,17 +19,31 @@ public enum PolicyParser {
         public var description: String { "\(file): \(message)" }
     }
 
-    public static func parse(path: String) throws -> PolicyFile {
+    public static func parse(path: String, limits: PolicyInputLimits = .default) throws -> PolicyFile {
+        // The size is checked before reading: a huge file must not be read whole to be refused.
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+           let size = attributes[.size] as? Int, size > limits.maxBytes {
+            throw PolicyFileError(file: path, message: "policy is \(size) bytes, over the limit of \(limits.maxBytes) bytes")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw PolicyFileError(file: path, message: "cannot read file")
         }
-        return try parse(text: String(decoding: data, as: UTF8.self), path: path)
+        return try parse(text: String(decoding: data, as: UTF8.self), path: path, limits: limits)
     }
 
-    public static func parse(text: String, path: String) throws -> PolicyFile {
+    public static func parse(text: String, path: String, limits: PolicyInputLimits = .default) throws -> PolicyFile {
         let root: Any?
         do {
-            root = try Yams.load(yaml: text)
+            try limits.checkText(text)
+            // Composed first (aliases share their node), checked, and only then turned into values:
+            // expanding aliases is where a small file becomes gigabytes.
+            guard let node = try Yams.compose(yaml: text) else { throw PolicyFileError(file: path, message: "empty policy") }
+            try limits.checkTree(node, text: text)
+            root = node.any
+        } catch let error as PolicyInputLimits.LimitError {
+            throw PolicyFileError(file: path, message: error.message)
+        } catch let error as PolicyFileError {
+            throw error
         } catch let error as YamlError {
             throw PolicyFileError(file: path, message: "invalid YAML: \(describe(error))")
         } catch {

@@ -1,0 +1,246 @@
+"""The detection mode: rule matches written live, rate limits, reloads, and --all-events beside rules.
+
+Each test starts its own agent with its own policy (the session's `agent` fixture writes every event)
+and triggers real opens of files it creates, so the ground truth is the test's own pid and paths."""
+import os
+import re
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import AGENT, REPO, RunningAgent, require
+
+CORPUS = REPO.parent / "shared" / "corpus" / "datadog-default.policy"
+
+
+@pytest.fixture
+def start_agent(tmp_path):
+    require(os.geteuid() == 0, "integration tests need root (they load BPF programs)")
+    require(Path("/sys/kernel/btf/vmlinux").exists(), "the kernel has no BTF")
+    require(AGENT.exists(), f"{AGENT} is missing: run `make build`")
+    started = []
+
+    def start(*args, all_events=False):
+        running = RunningAgent(_dir(tmp_path, len(started)), args, all_events=all_events)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        if running.process.poll() is None:
+            code, log = running.stop()
+            assert code == 0, log
+        invalid = running.invalid_lines()
+        assert not invalid, f"{len(invalid)} invalid lines: " + "; ".join(invalid[:5])
+
+
+def _dir(tmp_path, index):
+    path = tmp_path / f"agent{index}"
+    path.mkdir()
+    return path
+
+
+def write_policy(path, rules, version="1.0.0"):
+    lines = [f"version: {version}", "rules:"]
+    for rule in rules:
+        lines.append(f"  - id: {rule['id']}")
+        for key in ("version", "description", "every", "group_id"):
+            if key in rule:
+                lines.append(f"    {key}: '{rule[key]}'")
+        if "silent" in rule:
+            lines.append(f"    silent: {str(rule['silent']).lower()}")
+        if "limiter_token" in rule:
+            lines.append(f"    limiter_token: [{', '.join(rule['limiter_token'])}]")
+        lines.append(f"    expression: '{rule['expression']}'")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def touch_open(path, times=1):
+    for _ in range(times):
+        os.close(os.open(path, os.O_RDONLY))
+
+
+def stats_line(log):
+    lines = [line for line in log.splitlines() if "msg=stats " in line]
+    assert lines, log
+    return dict(re.findall(r"(\S+)=(\S+)", lines[-1]))
+
+
+def matches_of(agent, rule_id):
+    return [e for e in agent.events if e["agent"]["rule_id"] == rule_id]
+
+
+def test_match_carries_rule_policy_and_event_context(start_agent, tmp_path):
+    target = tmp_path / "watched.txt"
+    target.write_text("x")
+    policy = write_policy(tmp_path / "local.policy", [{
+        "id": "local_watched_open", "version": "2.1.0", "description": "watched file opened",
+        "expression": f'open.file.path == "{target}"'}], version="3.4.5")
+    agent = start_agent("--policy", str(policy))
+    touch_open(target)
+    event = agent.find(lambda e: e["agent"]["rule_id"] == "local_watched_open")[0]
+    assert event["agent"]["rule_version"] == "2.1.0"
+    assert event["agent"]["policy_name"] == "local.policy"
+    assert event["agent"]["policy_version"] == "3.4.5"
+    assert event["title"] == "watched file opened"
+    assert "matched_rules" not in event["evt"]
+    assert event["process"]["pid"] == os.getpid()
+    assert event["file"]["path"] == str(target)
+    assert event["file"]["inode"] == os.stat(target).st_ino
+    # Nothing else: only rule matches are written.
+    time.sleep(0.5)
+    assert {e["agent"]["rule_id"] for e in agent.events} == {"local_watched_open"}
+
+
+def test_one_line_per_matching_rule_and_group_id(start_agent, tmp_path):
+    target = tmp_path / "twice.txt"
+    target.write_text("x")
+    policy = write_policy(tmp_path / "two.policy", [
+        {"id": "first_rule", "expression": f'open.file.path == "{target}"'},
+        {"id": "second_rule", "group_id": "grouped", "expression": f'open.file.name == "twice.txt"'},
+        {"id": "never_rule", "expression": 'open.file.path == "/nonexistent/never"'},
+    ])
+    agent = start_agent("--policy", str(policy))
+    touch_open(target)
+    agent.find(lambda e: e["agent"]["rule_id"] == "grouped")
+    first = agent.find(lambda e: e["agent"]["rule_id"] == "first_rule")
+    time.sleep(0.5)
+    lines = [e for e in agent.events if e.get("file", {}).get("path") == str(target)]
+    assert [e["agent"]["rule_id"] for e in lines] == ["first_rule", "grouped"]
+    assert lines[0]["date"] == lines[1]["date"] == first[0]["date"]
+
+
+def test_all_events_beside_rules_writes_each_event_once(start_agent, tmp_path):
+    target = tmp_path / "both.txt"
+    target.write_text("x")
+    policy = write_policy(tmp_path / "both.policy", [{"id": "both_rule", "expression": f'open.file.path == "{target}"'}])
+    agent = start_agent("--policy", str(policy), all_events=True)
+    touch_open(target)
+    agent.find(lambda e: e["agent"]["rule_id"] == "both_rule")
+    time.sleep(0.5)
+    lines = [e for e in agent.events if e.get("file", {}).get("path") == str(target) and e["process"]["pid"] == os.getpid()]
+    assert sorted(e["agent"]["rule_id"] for e in lines) == ["all_events", "both_rule"]
+    assert lines[0]["date"] == lines[1]["date"]
+
+
+def test_default_limiter_and_every_hold_back_a_flood(start_agent, tmp_path):
+    target = tmp_path / "flood.txt"
+    target.write_text("x")
+    policy = write_policy(tmp_path / "flood.policy", [
+        {"id": "flood_default", "expression": f'open.file.path == "{target}"'},
+        {"id": "flood_every", "every": "30s", "expression": f'open.file.path == "{target}"'},
+        {"id": "flood_silent", "silent": True, "expression": f'open.file.path == "{target}"'},
+    ])
+    agent = start_agent("--policy", str(policy))
+    start = time.monotonic()
+    touch_open(target, 10_000)
+    elapsed = time.monotonic() - start
+    time.sleep(1)
+    code, log = agent.stop()
+    assert code == 0, log
+    stats = stats_line(log)
+    assert stats["lost"] == "0", "the ring buffer lost events: counts below would not be exact"
+    written = len(matches_of(agent, "flood_default"))
+    # A burst of 40, then 10 per second (the opens took `elapsed` seconds).
+    assert 40 <= written <= 40 + 10 * elapsed + 1, (written, elapsed)
+    assert len(matches_of(agent, "flood_every")) == 1
+    assert matches_of(agent, "flood_silent") == []
+    assert int(stats["match_flood_default"]) == 10_000
+    assert int(stats["held_back_flood_default"]) == 10_000 - written
+    assert int(stats["held_back_flood_every"]) == 9_999
+    assert int(stats["match_flood_silent"]) == 10_000
+    assert "held_back_flood_silent" not in stats
+
+
+def test_limiter_token_keeps_a_bucket_per_value(start_agent, tmp_path):
+    targets = [tmp_path / f"token{i}.txt" for i in range(3)]
+    for t in targets:
+        t.write_text("x")
+    policy = write_policy(tmp_path / "token.policy", [{
+        "id": "token_rule", "every": "1h", "limiter_token": ["open.file.path"],
+        "expression": f'open.file.name =~ "token*.txt" && open.file.path =~ "{tmp_path}/*"'}])
+    agent = start_agent("--policy", str(policy))
+    for t in targets:
+        touch_open(t, 5)
+    agent.find(lambda e: e["agent"]["rule_id"] == "token_rule", count=3)
+    time.sleep(0.5)
+    paths = sorted(e["file"]["path"] for e in matches_of(agent, "token_rule"))
+    assert paths == sorted(str(t) for t in targets)
+
+
+def test_sighup_reloads_and_a_broken_policy_keeps_the_running_rules(start_agent, tmp_path):
+    target = tmp_path / "reload.txt"
+    target.write_text("x")
+    policy = tmp_path / "reload.policy"
+    write_policy(policy, [{"id": "before_reload", "expression": f'open.file.path == "{target}"'}])
+    agent = start_agent("--policy", str(policy))
+    touch_open(target)
+    agent.find(lambda e: e["agent"]["rule_id"] == "before_reload")
+
+    write_policy(policy, [{"id": "after_reload", "expression": f'open.file.path == "{target}"'}], version="2.0.0")
+    agent.process.send_signal(signal.SIGHUP)
+    wait_for_log(agent, "policies reloaded", 1)
+    touch_open(target)
+    agent.find(lambda e: e["agent"]["rule_id"] == "after_reload")
+    assert matches_of(agent, "after_reload")[0]["agent"]["policy_version"] == "2.0.0"
+    before = len(matches_of(agent, "before_reload"))
+
+    policy.write_text("rules:\n  - id: [broken\n")
+    agent.process.send_signal(signal.SIGHUP)
+    wait_for_log(agent, "policy reload failed", 1)
+    touch_open(target)
+    agent.find(lambda e: e["agent"]["rule_id"] == "after_reload", count=2)
+    assert len(matches_of(agent, "before_reload")) == before
+
+    # A hostile policy is refused by the same limits as at start-up, and the rules stay.
+    from test_cli import alias_bomb
+    policy.write_text(alias_bomb())
+    agent.process.send_signal(signal.SIGHUP)
+    wait_for_log(agent, "policy reload failed", 2)
+    assert "aliases expand past" in agent.log()
+    touch_open(target)
+    agent.find(lambda e: e["agent"]["rule_id"] == "after_reload", count=3)
+    assert agent.process.poll() is None
+
+
+def test_signals_that_do_not_stop_the_agent(start_agent, tmp_path):
+    target = tmp_path / "signals.txt"
+    target.write_text("x")
+    policy = write_policy(tmp_path / "signals.policy", [{"id": "signals_rule", "expression": f'open.file.path == "{target}"'}])
+    agent = start_agent("--policy", str(policy))
+    agent.process.send_signal(signal.SIGUSR1)
+    wait_for_log(agent, "msg=stats ", 1)
+    agent.process.send_signal(signal.SIGUSR2)
+    wait_for_log(agent, "SIGUSR2 received and ignored", 1)
+    touch_open(target)
+    agent.find(lambda e: e["agent"]["rule_id"] == "signals_rule")
+    assert agent.process.poll() is None
+
+
+def test_datadog_default_policy_runs_live(start_agent, tmp_path):
+    require(CORPUS.exists(), f"{CORPUS} is missing")
+    agent = start_agent("--policy", str(CORPUS))
+    log = agent.log()
+    summary = [line for line in log.splitlines() if "policy loaded: name=datadog-default.policy" in line]
+    assert summary and "error=0" in summary[0], log
+    # Ten seconds of ordinary activity: processes, files, a shell.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        os.system("ls / > /dev/null; cat /etc/hostname > /dev/null; sh -c 'id > /dev/null'")
+        time.sleep(0.2)
+    assert agent.process.poll() is None
+    code, log = agent.stop()
+    assert code == 0, log
+    stats = stats_line(log)
+    assert int(stats["exec"]) > 0 and stats["decode_errors"] == "0"
+
+
+def wait_for_log(agent, text, count, timeout=20):
+    deadline = time.monotonic() + timeout
+    while agent.log().count(text) < count:
+        assert time.monotonic() < deadline, f"'{text}' not logged: {agent.log()[-2000:]}"
+        assert agent.process.poll() is None, agent.log()
+        time.sleep(0.05)
