@@ -456,6 +456,27 @@ def test_named_bpf_program_and_map(detector):
     assert matched(detector, "csm_bpf_program_load", os.getpid())["bpf"]["program"]["name"] == "csm_det_prog"
 
 
+@needs_syscall_numbers
+def test_bpf_program_with_tampering_helper(detector):
+    """A tracepoint program calling bpf_probe_write_user: the verifier refuses it (the call's
+    arguments are not what the helper wants), and the helpers it names are reported all the same."""
+    program = (insn(0x7A, dst=10, off=-8, imm=0) + insn(0xB7, dst=1, imm=0) + insn(0xBF, dst=2, src=10)
+               + insn(0x07, dst=2, imm=-8) + insn(0xB7, dst=3, imm=8) + insn(0x85, imm=36)  # probe_write_user
+               + insn(0xB7, dst=0, imm=0) + insn(0x95))
+    license_ = ctypes.create_string_buffer(b"GPL")
+    code = ctypes.create_string_buffer(program, len(program))
+    attr = struct.pack("<IIQQIIQII16sII", 5, len(program) // 8, ctypes.addressof(code), ctypes.addressof(license_),
+                       0, 0, 0, 0, 0, b"csm_det_pwu".ljust(16, b"\0"), 0, 0).ljust(128, b"\0")
+    fd = bpf(BPF_PROG_LOAD, attr)
+    if fd >= 0:
+        os.close(fd)
+    event = detector.find(lambda e: e["agent"]["rule_id"] == "csm_bpf_tampering_helper"
+                          and e["process"]["pid"] == os.getpid()
+                          and e["bpf"]["program"].get("name") == "csm_det_pwu")[0]
+    assert event["title"] == RULES["csm_bpf_tampering_helper"]["description"]
+    assert "bpf_probe_write_user" in event["bpf"]["program"]["helpers"]
+
+
 def test_tmpfs_mount_in_private_mount_namespace(detector, tmp_path):
     """unshare -m makes / private (its own pid), then a shell runs mount(8) there and says its pid."""
     target = tmp_path / "mnt"
@@ -712,6 +733,13 @@ OFFLINE_CASES = [
     (modelled_event("mprotect", {"mprotect": {"vm_start": "0x7f000000", "vm_end": "0x7f001000",
                                               "vm_protection": "PROT_READ|PROT_WRITE", "req_protection": "PROT_READ|PROT_EXEC"}}),
      {"csm_memory_made_executable"}),
+    # Swift Package Manager runs the manifests it compiles from /tmp; the same path run by a shell matches.
+    (modelled_event("exec", {}, comm="main-manifest", path="/tmp/TemporaryDirectory.zBrhSe/main-manifest",
+                    ancestors=["/opt/swift/usr/bin/swift-build", "/usr/bin/bash"]),
+     set()),
+    (modelled_event("exec", {}, comm="main-manifest", path="/tmp/TemporaryDirectory.zBrhSe/main-manifest",
+                    ancestors=["/usr/bin/bash"]),
+     {"csm_exec_from_temp_dir"}),
     # runc's memfd copy of itself is not fileless malware.
     (modelled_event("exec", {}, comm="runc:[2:INIT]", path="", ancestors=["/usr/bin/containerd-shim-runc-v2"])
      | {"process": {"pid": 4242, "ppid": 4241, "comm": "runc:[2:INIT]",
