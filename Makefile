@@ -14,7 +14,7 @@ BPF_SOURCES := $(wildcard bpf/*.c bpf/*/*.c bpf/*/*.h)
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev clang bpftool pkg-config python3-jsonschema python3-pytest python3-yaml
 AGENT := .build/release/csm-agent
 
-.PHONY: deps bpf build run test unit-test integration-test clean
+.PHONY: deps bpf build run test unit-test integration-test fuzz-test clean
 
 deps:
 	@if ! dpkg -s $(DEB_PACKAGES) >/dev/null 2>&1; then \
@@ -48,7 +48,12 @@ unit-test: deps bpf
 integration-test: build
 	python3 -m pytest -q Tests/Integration
 
-test: unit-test integration-test
+# The fuzzers (fuzz/, libFuzzer) for a few seconds each, their saved crash inputs first.
+FUZZ_SECONDS ?= 5
+fuzz-test: deps bpf
+	bash fuzz/run.sh $(FUZZ_SECONDS)
+
+test: unit-test integration-test fuzz-test
 
 clean:
-	rm -rf .build
+	rm -rf .build fuzz/.build

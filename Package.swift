@@ -6,11 +6,15 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "csm-agent", targets: ["csm-agent"]),
+        // For the fuzzers in fuzz/ (a package of their own, built with libFuzzer).
+        .library(name: "AgentCoreForFuzzing", targets: ["AgentCore"]),
+        .library(name: "ProbesForFuzzing", targets: ["Probes"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // libbpf and the shared record layout (bpf/include/events.h), imported through a module map.
@@ -22,7 +26,8 @@ let package = Package(
         // Event model, resolvers and the SECL rule engine. No libbpf here.
         .target(
             name: "AgentCore",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            // Crypto: the hash action's digests (sha1, sha256, md5).
+            dependencies: [.product(name: "Yams", package: "Yams"), .product(name: "Crypto", package: "swift-crypto")],
             // Release builds skip the run-time exclusivity checks on class properties: the rule engine
             // and the serializer read ProcessEntry fields in their inner loops, and the checks cost
             // 40% of rule evaluation (bench/rules). Debug builds, which the unit tests use, keep them.

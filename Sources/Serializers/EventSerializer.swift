@@ -415,13 +415,8 @@ extension JSONWriter {
                 beginObject()
                 key("is_imds_v2")
                 bool(imds.isIMDSv2)
-                if !imds.securityCredentialsType.isEmpty {
-                    key("security_credentials")
-                    beginObject()
-                    key("type")
-                    string(imds.securityCredentialsType)
-                    endObject()
-                }
+                // `security_credentials` is left out: the schema requires its code, access key id,
+                // update and expiration times with the type, and the model has only the type.
                 endObject()
             }
             endObject()

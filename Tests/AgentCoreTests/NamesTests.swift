@@ -50,4 +50,48 @@ final class NamesTests: XCTestCase {
         XCTAssertEqual(bpfHelperName(130), "bpf_ringbuf_output")
         XCTAssertEqual(bpfHelperName(5000), "bpf_helper_5000")
     }
+
+    /// Every name a writer produces reads back to its number (the JSON event reader's inverses),
+    /// and text that is no name is nil, not 0.
+    func testNamesReadBack() {
+        for n in UInt32(0)...100 { XCTAssertEqual(signalNumber(named: Substring(signalName(n))), n, signalName(n)) }
+        for n in Array(ptraceRequestTable.keys) + [77, 0x5000] { XCTAssertEqual(ptraceRequest(named: Substring(ptraceRequestName(n))), n) }
+        for bit in 0..<64 { XCTAssertEqual(capabilityNumber(named: Substring(capabilityName(bit))), bit) }
+        for family in Array(addressFamilyTable.keys) + [3, 99, 65535] {
+            XCTAssertEqual(addressFamily(named: Substring(addressFamilyName(family))), family)
+        }
+        for n in UInt32(0)...500 {
+            XCTAssertEqual(bpfCommand(named: Substring(bpfCommandName(n))), n)
+            XCTAssertEqual(bpfMapType(named: Substring(bpfMapTypeName(n))), n)
+            XCTAssertEqual(bpfProgramType(named: Substring(bpfProgramTypeName(n))), n)
+            XCTAssertEqual(bpfAttachType(named: Substring(bpfAttachTypeName(n))), n)
+            XCTAssertEqual(bpfHelper(named: Substring(bpfHelperName(n))), n)
+        }
+        XCTAssertEqual(bpfHelper(named: "BPF_FUNC_map_lookup_elem"), 1)
+        XCTAssertEqual(bpfHelper(named: "BPF_PROBE_WRITE_USER"), 36)
+        for (value, _) in dnsTypeTable + [(99, "")] { XCTAssertEqual(dnsType(named: Substring(dnsTypeName(value))), value) }
+        XCTAssertEqual(dnsClass(named: "IN"), 1)
+        XCTAssertEqual(dnsClass(named: "3"), 3)
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            // Random masks, biased to the named bits.
+            let mask = UInt32.random(in: 0...UInt32.max, using: &rng) & (Bool.random(using: &rng) ? 0x0300_01FF : UInt32.max)
+            XCTAssertEqual(protection(named: Substring(protectionString(mask))), mask, protectionString(mask))
+            XCTAssertEqual(mmapFlags(named: Substring(mmapFlagsString(mask))), mask, mmapFlagsString(mask))
+            XCTAssertEqual(pipeBufFlags(named: Substring(pipeBufFlagsString(mask))), mask, pipeBufFlagsString(mask))
+            let names = openFlagNames(mask)
+            XCTAssertEqual(names.reduce(UInt32(0)) { $0 | (openFlag(named: Substring($1)) ?? 0xDEAD) }, mask, "\(names)")
+        }
+        // The single high bit of O_SYNC or O_TMPFILE is written, as hex.
+        XCTAssertEqual(openFlagNames(0o4000000), ["O_RDONLY", "0x100000"])
+        XCTAssertEqual(openFlagNames(0o20000000), ["O_RDONLY", "0x400000"])
+        for text in ["", "SIGFOO", "SIG", "SIGRTMIN+", "SIG-1", "SIG 9"] { XCTAssertNil(signalNumber(named: Substring(text)), text) }
+        XCTAssertNil(ptraceRequest(named: "PTRACE_"))
+        XCTAssertNil(capabilityNumber(named: "CAP_NOPE"))
+        XCTAssertNil(addressFamily(named: "AF_70000"))
+        XCTAssertNil(protection(named: "PROT_READ|"))
+        XCTAssertNil(mmapFlags(named: "MAP_FOO"))
+        XCTAssertNil(openFlag(named: "O_BOGUS"))
+        XCTAssertNil(bpfCommand(named: "BPF_NOPE"))
+    }
 }

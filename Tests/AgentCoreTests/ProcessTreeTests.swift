@@ -147,6 +147,18 @@ final class ProcessTreeTests: XCTestCase {
         }
     }
 
+    func testEntriesInAContainer() {
+        let id = String(repeating: "ab", count: 32)
+        apply(Events.fork(parent: 1, child: 100))
+        apply(Events.fork(parent: 1, child: 200))
+        apply(Events.fork(parent: 1, child: 300))
+        tree.entry(forPid: 100)?.containerID = id
+        tree.entry(forPid: 300)?.containerID = id
+        tree.entry(forPid: 200)?.containerID = String(repeating: "cd", count: 32)
+        XCTAssertEqual(tree.entries(inContainer: id).map(\.pid).sorted(), [100, 300])
+        XCTAssertTrue(tree.entries(inContainer: "").isEmpty)
+    }
+
     func testPruneDropsDeadPidsAndCapTriggersPrune() {
         apply(Events.fork(parent: 1, child: 100))
         apply(Events.fork(parent: 1, child: 101))

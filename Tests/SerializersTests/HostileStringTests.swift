@@ -61,6 +61,18 @@ final class HostileStringTests: XCTestCase {
             XCTAssertEqual(json["args"] as? [String], [value, value])
             XCTAssertEqual(object["title"] as? String, value)
             XCTAssertEqual((object["file"] as? [String: Any])?["path"] as? String, value)
+
+            // The JSON event reader gives back the model's values: invalid UTF-8 is the text `\xNN`
+            // in the model and in the JSON alike.
+            let read = try EventJSONReader.event(fromLine: String(decoding: line, as: UTF8.self))
+            let p = try XCTUnwrap(read.process)
+            XCTAssertEqual([p.comm, p.argv0, p.tty, p.executable?.path, p.executable?.name, p.parent?.comm, p.credentials.user],
+                           Array(repeating: value, count: 7))
+            // An empty container id or cgroup path is not written (the fields read "" for both).
+            XCTAssertEqual([p.containerID, p.cgroupPath], Array(repeating: value.isEmpty ? nil : value, count: 2))
+            XCTAssertEqual(Array(p.args), [value, value])
+            guard case .open(let open) = read.payload else { return XCTFail("payload \(read.payload)") }
+            XCTAssertEqual([open.userPath, open.file.path, open.file.pathResolutionError], [value, value, value])
             output += line
         }
         SchemaValidation.assertValid(output)

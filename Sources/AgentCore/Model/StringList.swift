@@ -65,6 +65,13 @@ public struct StringList: Sendable, Hashable {
         ends.append(UInt32(utf8.count))
     }
 
+    /// Appends one string given as its UTF-8 bytes, which must be valid UTF-8 (the JSON event reader
+    /// copies strings straight from a line it got as a `String`).
+    mutating func append(validUTF8 bytes: UnsafeBufferPointer<UInt8>) {
+        utf8.append(contentsOf: bytes)
+        ends.append(UInt32(utf8.count))
+    }
+
     /// Removes and returns the first string (argv[0] before the arguments).
     @discardableResult
     public mutating func removeFirst() -> String {

@@ -24,6 +24,40 @@ public func tableName(_ table: [StaticString], _ value: UInt32, prefix: String) 
     return prefix + String(value)
 }
 
+/// The value `tableName` wrote as `name`: its index in `table`, or the number after `prefix`.
+@inline(__always)
+func tableValue(_ numbers: [String: UInt32], _ name: Substring, prefix: String) -> UInt32? {
+    numbers[String(name)] ?? decimalSuffix(name, after: prefix)
+}
+
+private let bpfCommands = reverseTable(bpfCommandNames)
+private let bpfMapTypes = reverseTable(bpfMapTypeNames)
+private let bpfProgramTypes = reverseTable(bpfProgramTypeNames)
+private let bpfAttachTypes = reverseTable(bpfAttachTypeNames)
+private let bpfHelpers = reverseTable(bpfHelperNames)
+
+/// The command `bpfCommandName` writes as `name` (`BPF_PROG_LOAD`, `BPF_CMD_40`); nil for other text.
+public func bpfCommand(named name: Substring) -> UInt32? { tableValue(bpfCommands, name, prefix: "BPF_CMD_") }
+
+/// The map type `bpfMapTypeName` writes as `name`; nil for other text.
+public func bpfMapType(named name: Substring) -> UInt32? { tableValue(bpfMapTypes, name, prefix: "BPF_MAP_TYPE_") }
+
+/// The program type `bpfProgramTypeName` writes as `name`; nil for other text.
+public func bpfProgramType(named name: Substring) -> UInt32? { tableValue(bpfProgramTypes, name, prefix: "BPF_PROG_TYPE_") }
+
+/// The attach type `bpfAttachTypeName` writes as `name`; nil for other text.
+public func bpfAttachType(named name: Substring) -> UInt32? { tableValue(bpfAttachTypes, name, prefix: "BPF_ATTACH_TYPE_") }
+
+/// The helper id `bpfHelperName` writes as `name` (`bpf_map_lookup_elem`, `bpf_helper_999`). The
+/// spellings of the kernel's enum (`BPF_FUNC_map_lookup_elem`) and of SECL constants
+/// (`BPF_MAP_LOOKUP_ELEM`) are read too. Nil for other text.
+public func bpfHelper(named name: Substring) -> UInt32? {
+    if let id = tableValue(bpfHelpers, name, prefix: "bpf_helper_") { return id }
+    var lower = name.lowercased()
+    if lower.hasPrefix("bpf_func_") { lower = "bpf_" + lower.dropFirst("bpf_func_".count) }
+    return bpfHelpers[lower]
+}
+
 public let bpfCommandNames: [StaticString] = [
     "BPF_MAP_CREATE", "BPF_MAP_LOOKUP_ELEM", "BPF_MAP_UPDATE_ELEM", "BPF_MAP_DELETE_ELEM",
     "BPF_MAP_GET_NEXT_KEY", "BPF_PROG_LOAD", "BPF_OBJ_PIN", "BPF_OBJ_GET", "BPF_PROG_ATTACH",

@@ -29,3 +29,12 @@ public func capabilityNames(_ mask: UInt64) -> [String] {
     }
     return names
 }
+
+private let capabilityNumbers = reverseTable(capabilityNameTable)
+
+/// The capability number `capabilityName` writes as `name` (`CAP_SYS_ADMIN`: 21, `CAP_41`); nil for
+/// other text.
+public func capabilityNumber(named name: Substring) -> Int? {
+    if let number = capabilityNumbers[String(name)] { return Int(number) }
+    return decimalSuffix(name, after: "CAP_").map(Int.init)
+}

@@ -9,3 +9,14 @@ public func dnsTypeName(_ type: UInt16) -> String {
     for (value, name) in dnsTypeTable where value == type { return name }
     return String(type)
 }
+
+/// The question type `dnsTypeName` writes as `name` (`AAAA`, or a number); nil for other text.
+public func dnsType(named name: Substring) -> UInt16? {
+    for (value, typeName) in dnsTypeTable where typeName == name { return value }
+    return decimalValue(name).flatMap { UInt16(exactly: $0) }
+}
+
+/// The question class the serializer writes as `name` (`IN`, or a number); nil for other text.
+public func dnsClass(named name: Substring) -> UInt16? {
+    name == "IN" ? 1 : decimalValue(name).flatMap { UInt16(exactly: $0) }
+}

@@ -18,15 +18,17 @@ public let openAccessModeNames: [StaticString] = ["O_RDONLY", "O_WRONLY", "O_RDW
 @inline(__always)
 public func forEachOpenFlagName(_ flags: UInt32, _ body: (StaticString) -> Void, unknown: (UInt32) -> Void) {
     body(openAccessModeNames[Int(flags & 3)])
-    var known: UInt32 = 3
+    // Only the bits of the names written count as written: the high bit of O_SYNC (__O_SYNC) or of
+    // O_TMPFILE (__O_TMPFILE) without the other one goes in the hex rest, not lost.
+    var named: UInt32 = 3
     for entry in openFlagTable {
-        known |= entry.value
         guard flags & entry.value == entry.value else { continue }
         if entry.value == 0o10000 && flags & 0o4000000 != 0 { continue }  // part of O_SYNC
         if entry.value == 0o200000 && flags & 0o20000000 != 0 { continue }  // part of O_TMPFILE
+        named |= entry.value
         body(entry.name)
     }
-    let rest = flags & ~known
+    let rest = flags & ~named
     if rest != 0 { unknown(rest) }
 }
 
@@ -40,4 +42,12 @@ public func openFlagNames(_ flags: UInt32) -> [String] {
 /// `0x` followed by lowercase hex digits.
 public func hexString<T: BinaryInteger>(_ value: T) -> String {
     "0x" + String(value, radix: 16)
+}
+
+/// The bits of one name `forEachOpenFlagName` writes (`O_WRONLY`, `O_CREAT`, `0x80000000`); nil for
+/// other text.
+public func openFlag(named name: Substring) -> UInt32? {
+    for (mode, modeName) in openAccessModeNames.enumerated() where "\(modeName)" == name { return UInt32(mode) }
+    if name == "O_RSYNC" { return 0o4010000 }
+    return tableLookup(openFlagTable, name) ?? hexValue(name).flatMap { UInt32(exactly: $0) }
 }

@@ -60,3 +60,25 @@ public func pipeBufFlagsString(_ flags: UInt32) -> String {
     joinedFlagNames(flags, pipeBufFlagTable, into: &out)
     return out
 }
+
+/// The protection `protectionString` writes as `text` (`PROT_READ|PROT_EXEC`, `PROT_NONE`); nil when
+/// a part is not a name, hex or decimal.
+public func protection(named text: Substring) -> UInt32? {
+    flagValue(of: text) { name in
+        name == "PROT_NONE" ? 0 : tableLookup(protectionTable, name).map(UInt64.init)
+    }.flatMap { UInt32(exactly: $0) }
+}
+
+/// The flags `mmapFlagsString` writes as `text` (`MAP_PRIVATE|MAP_ANONYMOUS`, `0`).
+public func mmapFlags(named text: Substring) -> UInt32? {
+    flagValue(of: text) { name in
+        if name == "MAP_ANON" { return 0x20 }
+        if let type = mmapTypeNames.firstIndex(where: { $0.utf8CodeUnitCount > 0 && "\($0)" == name }) { return UInt64(type) }
+        return tableLookup(mmapFlagTable, name).map(UInt64.init)
+    }.flatMap { UInt32(exactly: $0) }
+}
+
+/// The flags `pipeBufFlagsString` writes as `text` (`PIPE_BUF_FLAG_CAN_MERGE`, `0`).
+public func pipeBufFlags(named text: Substring) -> UInt32? {
+    flagValue(of: text) { tableLookup(pipeBufFlagTable, $0).map(UInt64.init) }.flatMap { UInt32(exactly: $0) }
+}

@@ -21,3 +21,10 @@ public func ptraceRequestName(_ request: UInt32) -> String {
     if let name = ptraceRequestTable[request] { return name.description }
     return "PTRACE_" + String(request)
 }
+
+private let ptraceRequests: [String: UInt32] = Dictionary(uniqueKeysWithValues: ptraceRequestTable.map { ("\($0.value)", $0.key) })
+
+/// The request `ptraceRequestName` writes as `name` (`PTRACE_ATTACH`, `PTRACE_77`); nil for other text.
+public func ptraceRequest(named name: Substring) -> UInt32? {
+    ptraceRequests[String(name)] ?? decimalSuffix(name, after: "PTRACE_")
+}

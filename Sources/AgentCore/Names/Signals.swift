@@ -18,3 +18,15 @@ public func signalName(_ number: UInt32) -> String {
     default: return "SIG" + String(number)
     }
 }
+
+private let signalNumbers = reverseTable(signalNameTable)
+
+/// The signal number `signalName` writes as `name`: a name of the table (`SIGUSR1`, `SIG0`),
+/// `SIGRTMIN`, `SIGRTMIN+n`, `SIGRTMAX` or `SIG<n>`; nil for any other text.
+public func signalNumber(named name: Substring) -> UInt32? {
+    if let number = signalNumbers[String(name)] { return number }
+    if name == "SIGRTMIN" { return 32 }
+    if name == "SIGRTMAX" { return 64 }
+    if let n = decimalSuffix(name, after: "SIGRTMIN+"), n <= 32 { return 32 + n }
+    return decimalSuffix(name, after: "SIG")
+}

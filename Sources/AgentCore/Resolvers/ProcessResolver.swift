@@ -10,8 +10,8 @@ public protocol ProcessResolver: AnyObject {
     @discardableResult func prune() -> Int
     /// The live entry of a pid, without any /proc lookup.
     func entry(forPid pid: UInt32) -> ProcessEntry?
-    /// Pids of the live entries whose container is `containerID` (the `kill` action's container scope).
-    func pids(inContainer containerID: String) -> [UInt32]
+    /// The live entries whose container is `containerID` (the `kill` action's container scope).
+    func entries(inContainer containerID: String) -> [ProcessEntry]
 }
 
 /// How a process entry came to be, for whoever completes new entries (names, cgroups).

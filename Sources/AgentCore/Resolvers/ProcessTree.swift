@@ -46,9 +46,11 @@ public final class ProcessTree: ProcessResolver {
 
     public func entry(forPid pid: UInt32) -> ProcessEntry? { table[pid] }
 
-    public func pids(inContainer containerID: String) -> [UInt32] {
+    /// The live entries whose container is `containerID` (a scan of the table: for the rare
+    /// container-scope kill, not for per-event use).
+    public func entries(inContainer containerID: String) -> [ProcessEntry] {
         guard !containerID.isEmpty else { return [] }
-        return table.values.compactMap { $0.containerID == containerID ? $0.pid : nil }.sorted()
+        return table.values.filter { $0.containerID == containerID }
     }
 
     // MARK: Snapshot

@@ -1,337 +1,80 @@
 import Foundation
 
 /// Reads the agent's own JSON output (one event per line) back into `Event` values, for offline rule
-/// evaluation (`csm-agent policy evaluate`). Tolerant: missing keys take defaults; names written by the
-/// serializer (`O_CREAT`, `PTRACE_ATTACH`, `CAP_SYS_ADMIN`, RFC 3339 dates) are mapped back to numbers.
+/// evaluation (`csm-agent policy evaluate`) and the rule benchmark.
+///
+/// It is the inverse of `EventSerializer`: every value the serializer writes is read back into the
+/// model value it was written from: names (`O_CREAT`, `SIGRTMIN+3`, `CAP_SYS_ADMIN`, `BPF_PROG_LOAD`,
+/// `PROT_READ|PROT_EXEC`, `AF_INET6`, `SIGNALED`, ...) into numbers and masks, RFC 3339 dates into
+/// nanoseconds, the process with its credentials, executable, container, cgroup and ancestors, and
+/// the payload of every event type. `RoundTripTests` checks that every field of the rule engine
+/// reads the same on an event and on its line read back; what the JSON has no place for is listed
+/// there and in the README ("What offline evaluation cannot see").
+///
+/// Missing keys take defaults, so hand-written events can be short. A value of the wrong type
+/// (`"pid": "5"`, `"path": 3`), a name that names nothing, a number out of range for its field or
+/// invalid JSON is an error naming the key (`process.pid: expected an integer, got the string "5"`).
+///
+/// Strings are read as they are written: the agent writes bytes that are not UTF-8 as the text
+/// `\xNN`, and its model holds them as that same text (`String(kernelBytes:)`), so they read back
+/// equal to the live value.
 public enum EventJSONReader {
     public struct ReadError: Error, CustomStringConvertible {
         public var message: String
         public var description: String { message }
+
+        public init(message: String) {
+            self.message = message
+        }
     }
 
-    /// Parses one line. Throws `ReadError` for invalid JSON or a line that is not an event.
+    /// Parses one line. Throws `ReadError` for invalid JSON, a line that is not an event or a value
+    /// of the wrong type.
     public static func event(fromLine line: String) throws -> Event {
-        guard let data = line.data(using: .utf8), !data.isEmpty else { throw ReadError(message: "empty line") }
-        let object: Any
-        do { object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) } catch {
-            throw ReadError(message: "invalid JSON: \(error.localizedDescription)")
-        }
-        guard let root = object as? [String: Any] else { throw ReadError(message: "not a JSON object") }
-        return try event(from: root)
+        try read(line).event
     }
 
+    /// An event from a JSON object already parsed by Foundation.
     public static func event(from root: [String: Any]) throws -> Event {
-        guard let evt = root["evt"] as? [String: Any], let name = evt["name"] as? String else {
-            throw ReadError(message: "not an event: missing evt.name")
-        }
-        guard let type = EventType(name: name) else { throw ReadError(message: "unknown event type '\(name)'") }
-        let timeNs = (root["date"] as? String).flatMap(rfc3339) ?? 0
-        let processJSON = root["process"] as? [String: Any]
-        let process = processJSON.map { processContext($0) }
-        if let process {
-            if let container = root["container"] as? [String: Any], let id = container["id"] as? String { process.containerID = id }
-            if let cgroup = root["cgroup"] as? [String: Any], let id = cgroup["id"] as? String {
-                if let numeric = UInt64(id) { process.cgroupID = numeric } else { process.cgroupPath = id }
+        guard JSONSerialization.isValidJSONObject(root) else { throw ReadError(message: "not a JSON object") }
+        let data = try JSONSerialization.data(withJSONObject: root)
+        return try event(fromLine: String(decoding: data, as: UTF8.self))
+    }
+
+    /// One line read: the event, and the processes whose environment the line carried (the agent
+    /// writes it for the acting process of an exec only; `EventReplay` keeps it for the others).
+    struct Line {
+        var event: Event
+        var processesWithEnvs: [ObjectIdentifier]
+    }
+
+    static func read(_ line: String) throws -> Line {
+        var line = line
+        return try line.withUTF8 { bytes in
+            guard !bytes.isEmpty else { throw ReadError(message: "empty line") }
+            let doc: JSONDocument
+            do {
+                doc = try JSONDocument(parsing: bytes)
+            } catch let error as JSONDocument.SyntaxError {
+                throw ReadError(message: "invalid JSON at byte \(error.offset): \(error.message)")
             }
+            guard doc.nodes[0].kind == .object else { throw ReadError(message: "not a JSON object") }
+            var reader = LineReader(doc: doc)
+            let event = try reader.event(JSONObjectView(doc, 0))
+            return Line(event: event, processesWithEnvs: reader.processesWithEnvs)
         }
-        var retval: Int64 = 0
-        switch evt["outcome"] as? String {
-        case "Refused"?: retval = -13
-        case "Error"?: retval = -1
-        default: break
-        }
-        let payload = try self.payload(type, root, process)
-        var event = Event(
-            type: type, timeNs: timeNs, pid: process?.pid ?? 0, tid: uint32(processJSON?["tid"]) ?? process?.pid ?? 0,
-            cgroupID: process?.cgroupID ?? 0, comm: process?.comm ?? "", retval: retval, process: process, payload: payload)
-        if case .fork(let fork) = payload { event.pid = fork.parentPid }
-        return event
-    }
-
-    // MARK: - Payloads
-
-    private static func payload(_ type: EventType, _ root: [String: Any], _ process: ProcessEntry?) throws -> EventPayload {
-        let fileJSON = root["file"] as? [String: Any]
-        switch type {
-        case .exec:
-            let p = process ?? ProcessEntry(pid: 0)
-            return .exec(ExecPayload(
-                file: p.executable ?? FileInfo(), credentials: p.credentials, ppid: p.ppid, argv0: p.argv0, args: p.args,
-                envs: p.envs, tty: p.tty))
-        case .fork:
-            let p = process ?? ProcessEntry(pid: 0)
-            return .fork(ForkPayload(childPid: p.pid, childTid: p.pid, parentPid: p.ppid, credentials: p.credentials))
-        case .exit:
-            let exit = root["exit"] as? [String: Any] ?? [:]
-            let cause = ExitCause(rawValue: (exit["cause"] as? String ?? "EXITED").uppercased()) ?? .exited
-            return .exit(ExitPayload(cause: cause, code: uint32(exit["code"]) ?? 0))
-        case .open:
-            let sys = ((root["syscall"] as? [String: Any])?["open"] as? [String: Any]) ?? [:]
-            let file = fileJSON.map(self.file) ?? FileInfo()
-            var flags = uint32(sys["flags"])
-            if flags == nil, let names = fileJSON?["flags"] { flags = UInt32(truncatingIfNeeded: flagValue(names)) }
-            return .open(OpenPayload(
-                file: file, flags: flags ?? 0, mode: uint32(sys["mode"]) ?? 0, dirfd: Int32(truncatingIfNeeded: int(sys["dirfd"]) ?? -100),
-                syscall: .openat, userPath: sys["path"] as? String ?? file.path))
-        case .mount:
-            let m = root["mount"] as? [String: Any] ?? [:]
-            return .mount(MountPayload(
-                mountID: uint32(m["mount_id"]) ?? 0, parentMountID: uint32(m["parent_mount_id"]) ?? 0,
-                bindSourceMountID: uint32(m["bind_src_mount_id"]) ?? 0, device: uint32(m["device"]) ?? 0,
-                fsType: m["fs_type"] as? String ?? "", mountpointPath: m["mountpoint.path"] as? String ?? "",
-                mountpointPathError: m["mountpoint.path_error"] as? String, sourcePath: m["source.path"] as? String ?? "",
-                sourcePathError: m["source.path_error"] as? String))
-        case .umount:
-            return .umount(UmountPayload(mountID: uint32(fileJSON?["new_mount_id"]) ?? 0, mountpointPath: fileJSON?["path"] as? String ?? ""))
-        case .bind:
-            let addr = (root["bind"] as? [String: Any])?["addr"] as? [String: Any] ?? [:]
-            return .bind(BindPayload(
-                family: UInt16(truncatingIfNeeded: flagValue(addr["family"] ?? 0)), ip: addr["ip"] as? String ?? "",
-                port: UInt16(truncatingIfNeeded: int(addr["port"]) ?? 0), unixPath: fileJSON?["path"] as? String ?? ""))
-        case .ptrace:
-            let p = root["ptrace"] as? [String: Any] ?? [:]
-            let tracee = (p["tracee"] as? [String: Any]).map { processContext($0) }
-            return .ptrace(PtracePayload(
-                request: UInt32(truncatingIfNeeded: flagValue(p["request"] ?? 0)), address: UInt64(bitPattern: flagValue(p["address"] ?? 0)),
-                traceePid: tracee?.pid ?? 0, tracee: tracee))
-        case .mmap:
-            let m = root["mmap"] as? [String: Any] ?? [:]
-            return .mmap(MMapPayload(
-                address: UInt64(bitPattern: flagValue(m["address"] ?? 0)), offset: UInt64(bitPattern: flagValue(m["offset"] ?? 0)),
-                length: UInt64(bitPattern: flagValue(m["length"] ?? 0)), protection: UInt32(truncatingIfNeeded: flagValue(m["protection"] ?? 0)),
-                flags: UInt32(truncatingIfNeeded: flagValue(m["flags"] ?? 0)), file: fileJSON.map(self.file)))
-        case .mprotect:
-            let m = root["mprotect"] as? [String: Any] ?? [:]
-            return .mprotect(MProtectPayload(
-                vmStart: UInt64(bitPattern: flagValue(m["vm_start"] ?? 0)), vmEnd: UInt64(bitPattern: flagValue(m["vm_end"] ?? 0)),
-                vmProtection: UInt32(truncatingIfNeeded: flagValue(m["vm_protection"] ?? 0)),
-                reqProtection: UInt32(truncatingIfNeeded: flagValue(m["req_protection"] ?? 0))))
-        case .signal:
-            let s = root["signal"] as? [String: Any] ?? [:]
-            return .signal(SignalPayload(
-                type: UInt32(truncatingIfNeeded: flagValue(s["type"] ?? 0)), pid: Int32(truncatingIfNeeded: int(s["pid"]) ?? 0),
-                target: (s["target"] as? [String: Any]).map { processContext($0) }))
-        case .splice:
-            let s = root["splice"] as? [String: Any] ?? [:]
-            return .splice(SplicePayload(
-                pipeEntryFlag: UInt32(truncatingIfNeeded: flagValue(s["pipe_entry_flag"] ?? 0)),
-                pipeExitFlag: UInt32(truncatingIfNeeded: flagValue(s["pipe_exit_flag"] ?? 0)), file: fileJSON.map(self.file)))
-        case .bpf:
-            let b = root["bpf"] as? [String: Any] ?? [:]
-            let map = b["map"] as? [String: Any]
-            let prog = b["program"] as? [String: Any]
-            let helpers = (prog?["helpers"] as? [Any] ?? []).map { UInt32(truncatingIfNeeded: helperValue($0)) }
-            return .bpf(BPFPayload(
-                cmd: UInt32(truncatingIfNeeded: flagValue(b["cmd"] ?? 0)), mapName: map?["name"] as? String,
-                mapType: map?["map_type"].map { UInt32(truncatingIfNeeded: flagValue($0)) }, progName: prog?["name"] as? String,
-                progType: prog?["program_type"].map { UInt32(truncatingIfNeeded: flagValue($0)) },
-                attachType: prog?["attach_type"].map { UInt32(truncatingIfNeeded: flagValue($0)) }, progTag: prog?["tag"] as? String,
-                helpers: helpers))
-        case .loadModule:
-            let m = root["module"] as? [String: Any] ?? [:]
-            return .loadModule(LoadModulePayload(
-                name: m["name"] as? String ?? "", loadedFromMemory: m["loaded_from_memory"] as? Bool ?? false,
-                argv: StringList(m["argv"] as? [String] ?? []), argsTruncated: m["args_truncated"] as? Bool ?? false, file: fileJSON.map(self.file)))
-        case .unloadModule:
-            let m = root["module"] as? [String: Any] ?? [:]
-            return .unloadModule(UnloadModulePayload(name: m["name"] as? String ?? ""))
-        case .chmod, .chown, .link, .rename, .unlink, .utimes, .mkdir, .rmdir, .setxattr, .removexattr, .chdir:
-            var change = fileChange(type, fileJSON ?? [:])
-            let syscall = (root["syscall"] as? [String: Any])?[type.name] as? [String: Any]
-            change.syscallPath = syscall?["path"] as? String ?? ""
-            return .fileChange(change)
-        case .setuid, .setgid, .capset:
-            let credentials = (root["process"] as? [String: Any])?["credentials"] as? [String: Any]
-            return .credentials(credentialChange(credentials?["destination"] as? [String: Any] ?? [:]))
-        case .connect, .accept:
-            return .connection(connection(type, root))
-        case .dns:
-            let d = root["dns"] as? [String: Any] ?? [:]
-            let q = d["question"] as? [String: Any] ?? [:]
-            return .dns(DNSPayload(
-                id: UInt16(truncatingIfNeeded: int(d["id"]) ?? 0), name: q["name"] as? String ?? "",
-                type: UInt16(truncatingIfNeeded: flagValue(q["type"] ?? 0)), qclass: (q["class"] as? String) == "IN" ? 1 : UInt16(truncatingIfNeeded: int(q["class"]) ?? 1),
-                size: UInt16(truncatingIfNeeded: int(q["size"]) ?? 0), count: UInt16(truncatingIfNeeded: int(q["count"]) ?? 1)))
-        case .imds:
-            let m = root["imds"] as? [String: Any] ?? [:]
-            let aws = m["aws"] as? [String: Any] ?? [:]
-            return .imds(IMDSPayload(
-                type: m["type"] as? String ?? "request", cloudProvider: m["cloud_provider"] as? String ?? "", url: m["url"] as? String ?? "",
-                host: m["host"] as? String ?? "", userAgent: m["user_agent"] as? String ?? "", server: m["server"] as? String ?? "",
-                isIMDSv2: aws["is_imds_v2"] as? Bool ?? false,
-                securityCredentialsType: (aws["security_credentials"] as? [String: Any])?["type"] as? String ?? ""))
-        }
-    }
-
-    /// A file change: the file, and in `file.destination` what the call asked for (the new path of
-    /// a link or rename, a mode, an owner) or, for extended attributes, `file.attribute_*`.
-    private static func fileChange(_ type: EventType, _ json: [String: Any]) -> FileChangePayload {
-        var p = FileChangePayload(file: file(json))
-        let destination = json["destination"] as? [String: Any] ?? [:]
-        switch type {
-        case .link, .rename: p.destination = file(destination)
-        case .chmod, .mkdir: p.destinationMode = uint32(destination["mode"]) ?? 0
-        case .chown:
-            p.destinationUID = int(destination["uid"]) ?? -1
-            p.destinationGID = int(destination["gid"]) ?? -1
-            p.destinationUser = destination["user"] as? String
-            p.destinationGroup = destination["group"] as? String
-        case .setxattr, .removexattr:
-            p.attributeName = json["attribute_name"] as? String ?? ""
-            p.attributeNamespace = json["attribute_namespace"] as? String ?? ""
-        default: break
-        }
-        return p
-    }
-
-    /// The credentials a setuid, setgid or capset asked for (`process.credentials.destination`).
-    private static func credentialChange(_ json: [String: Any]) -> CredentialChangePayload {
-        var p = CredentialChangePayload(
-            uid: uint32(json["uid"]) ?? 0, euid: uint32(json["euid"]) ?? 0, fsuid: uint32(json["fsuid"]) ?? 0,
-            gid: uint32(json["gid"]) ?? 0, egid: uint32(json["egid"]) ?? 0, fsgid: uint32(json["fsgid"]) ?? 0,
-            capEffective: capabilities(json["cap_effective"]), capPermitted: capabilities(json["cap_permitted"]))
-        p.user = json["user"] as? String
-        p.euser = json["euser"] as? String
-        p.fsuser = json["fsuser"] as? String
-        p.group = json["group"] as? String
-        p.egroup = json["egroup"] as? String
-        p.fsgroup = json["fsgroup"] as? String
-        return p
-    }
-
-    /// The remote address of a connect (`network.destination`) or accept (`network.source`); a
-    /// hand-written `connect.addr` / `accept.addr` object (family, ip, port, hostname) is read too.
-    private static func connection(_ type: EventType, _ root: [String: Any]) -> ConnectionPayload {
-        let network = root["network"] as? [String: Any] ?? [:]
-        let peer = network[type == .connect ? "destination" : "source"] as? [String: Any] ?? [:]
-        let addr = (root[type.name] as? [String: Any])?["addr"] as? [String: Any] ?? [:]
-        let ip = addr["ip"] as? String ?? peer["ip"] as? String ?? ""
-        var family = addr["family"].map { UInt16(truncatingIfNeeded: flagValue($0)) } ?? 0
-        if family == 0, !ip.isEmpty { family = ip.contains(":") ? 10 : 2 }
-        let l4 = network["l4_protocol"] as? String
-        let protocol_: UInt16 = l4 == "TCP" ? 6 : l4 == "UDP" ? 17 : UInt16(truncatingIfNeeded: int(network["l4_protocol"]) ?? 0)
-        return ConnectionPayload(
-            family: family, ip: ip, port: UInt16(truncatingIfNeeded: int(addr["port"]) ?? int(peer["port"]) ?? 0),
-            hostname: addr["hostname"] as? String ?? "", protocol_: protocol_)
-    }
-
-    // MARK: - Processes and files
-
-    /// A ProcessContext with its `parent` and `ancestors` (parent first) linked by `parent`.
-    static func processContext(_ json: [String: Any]) -> ProcessEntry {
-        let entry = processFields(json)
-        var chain: [ProcessEntry] = (json["ancestors"] as? [Any] ?? []).compactMap { ($0 as? [String: Any]).map(processFields) }
-        if chain.isEmpty, let parent = json["parent"] as? [String: Any] { chain = [processFields(parent)] }
-        var child = entry
-        for ancestor in chain.prefix(1_024) {
-            child.parent = ancestor
-            child = ancestor
-        }
-        return entry
-    }
-
-    static func processFields(_ json: [String: Any]) -> ProcessEntry {
-        let credJSON = json["credentials"] as? [String: Any] ?? [:]
-        var c = Credentials(
-            uid: uint32(credJSON["uid"]) ?? uint32(json["uid"]) ?? 0, gid: uint32(credJSON["gid"]) ?? uint32(json["gid"]) ?? 0,
-            euid: uint32(credJSON["euid"]) ?? 0, egid: uint32(credJSON["egid"]) ?? 0, fsuid: uint32(credJSON["fsuid"]) ?? 0,
-            fsgid: uint32(credJSON["fsgid"]) ?? 0, auid: uint32(credJSON["auid"]) ?? Credentials.unsetAUID,
-            capEffective: capabilities(credJSON["cap_effective"]), capPermitted: capabilities(credJSON["cap_permitted"]))
-        c.user = credJSON["user"] as? String ?? json["user"] as? String
-        c.group = credJSON["group"] as? String ?? json["group"] as? String
-        c.euser = credJSON["euser"] as? String
-        c.egroup = credJSON["egroup"] as? String
-        c.fsuser = credJSON["fsuser"] as? String
-        c.fsgroup = credJSON["fsgroup"] as? String
-        return ProcessEntry(
-            pid: uint32(json["pid"]) ?? 0, ppid: uint32(json["ppid"]) ?? 0, comm: json["comm"] as? String ?? "",
-            tty: json["tty"] as? String ?? "", forkTimeNs: (json["fork_time"] as? String).flatMap(rfc3339) ?? 0,
-            execTimeNs: (json["exec_time"] as? String).flatMap(rfc3339) ?? 0, exitTimeNs: (json["exit_time"] as? String).flatMap(rfc3339) ?? 0,
-            executable: (json["executable"] as? [String: Any]).map(file), argv0: json["argv0"] as? String ?? "",
-            args: StringList(json["args"] as? [String] ?? []), argsTruncated: json["args_truncated"] as? Bool ?? false,
-            envs: StringList(json["envs"] as? [String] ?? []), envsTruncated: json["envs_truncated"] as? Bool ?? false, credentials: c,
-            containerID: (json["container"] as? [String: Any])?["id"] as? String, isKworker: json["is_kworker"] as? Bool ?? false,
-            isExecChild: json["is_exec_child"] as? Bool ?? false, source: json["source"] as? String ?? "event")
-    }
-
-    static func file(_ json: [String: Any]) -> FileInfo {
-        let path = json["path"] as? String ?? ""
-        return FileInfo(
-            path: path, name: json["name"] as? String, pathResolutionError: json["path_resolution_error"] as? String,
-            inode: UInt64(bitPattern: int(json["inode"]) ?? 0), mode: uint32(json["mode"]) ?? 0, mountID: uint32(json["mount_id"]) ?? 0,
-            filesystem: json["filesystem"] as? String ?? "", uid: uint32(json["uid"]) ?? 0, gid: uint32(json["gid"]) ?? 0,
-            user: json["user"] as? String, group: json["group"] as? String,
-            changeTimeNs: (json["change_time"] as? String).flatMap(rfc3339) ?? 0,
-            modificationTimeNs: (json["modification_time"] as? String).flatMap(rfc3339) ?? 0,
-            inUpperLayer: json["in_upper_layer"] as? Bool ?? false)
     }
 
     // MARK: - Scalars
 
-    static func int(_ v: Any?) -> Int64? {
-        switch v {
-        case let n as NSNumber:
-            let d = n.doubleValue
-            guard d.isFinite, d >= -9.2e18, d <= 9.2e18 else { return nil }
-            return n.int64Value
-        case let s as String: return Int64(s)
-        default: return nil
-        }
-    }
-
-    static func uint32(_ v: Any?) -> UInt32? { int(v).map { UInt32(truncatingIfNeeded: $0) } }
-
-    /// A number, a name (`PTRACE_ATTACH`), a hex string or names joined by `|`.
-    static func flagValue(_ v: Any) -> Int64 {
-        if let list = v as? [Any] { return list.reduce(0) { $0 | flagValue($1) } }
-        if let n = int(v) { return n }
-        guard let s = v as? String else { return 0 }
-        // Most values are one name (each capability of a list is its own string): one lookup.
-        if let c = SECLConstants.integers[s] { return c }
-        var result: Int64 = 0
-        for part in s.split(separator: "|") {
-            let name = trimmed(part)
-            if let c = SECLConstants.integers[name] {
-                result |= c
-            } else if name.hasPrefix("0x"), let h = UInt64(name.dropFirst(2), radix: 16) {
-                result |= Int64(bitPattern: h)
-            } else if let d = Int64(name) {
-                result |= d
-            } else if name.hasPrefix("AF_"), let d = Int64(name.dropFirst(3)) {
-                result |= d
-            }
-        }
-        return result
-    }
-
-    /// `part` without leading and trailing spaces and tabs (Foundation's `trimmingCharacters` bridges
-    /// through NSString: it was half the time of reading an event with two capability lists).
-    private static func trimmed(_ part: Substring) -> String {
-        var u = part.utf8[...]
-        while let f = u.first, f == 32 || f == 9 { u = u.dropFirst() }
-        while let l = u.last, l == 32 || l == 9 { u = u.dropLast() }
-        return String(Substring(u))
-    }
-
-    static func helperValue(_ v: Any) -> Int64 {
-        if let n = int(v) { return n }
-        guard let s = v as? String else { return 0 }
-        let upper = s.uppercased()
-        if let c = SECLConstants.integers[upper] { return c }
-        if upper.hasPrefix("BPF_FUNC_"), let c = SECLConstants.integers["BPF_" + upper.dropFirst(9)] { return c }
-        return 0
-    }
-
-    /// Capability names (`CAP_SYS_ADMIN`) or a number, to a mask.
-    static func capabilities(_ v: Any?) -> UInt64 {
-        guard let v else { return 0 }
-        return UInt64(bitPattern: flagValue(v))
-    }
-
     /// `2024-05-01T12:00:00.123456789Z` (or with an offset) to nanoseconds since the epoch.
     static func rfc3339(_ s: String) -> UInt64? {
-        let b = Array(s.utf8)
-        guard b.count >= 19 else { return nil }
+        var s = s
+        return s.withUTF8 { rfc3339($0) }
+    }
+
+    static func rfc3339(_ b: UnsafeBufferPointer<UInt8>) -> UInt64? {
+        guard b.count >= 20 else { return nil }
         func num(_ from: Int, _ len: Int) -> Int? {
             var v = 0
             for i in from..<(from + len) {
@@ -340,23 +83,33 @@ public enum EventJSONReader {
             }
             return v
         }
-        guard let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2), let h = num(11, 2), let mi = num(14, 2), let se = num(17, 2),
-              (1...12).contains(mo), (1...31).contains(d) else { return nil }
+        guard let y = num(0, 4), b[4] == 45, let mo = num(5, 2), b[7] == 45, let d = num(8, 2), b[10] == 84 || b[10] == 116,
+              let h = num(11, 2), b[13] == 58, let mi = num(14, 2), b[16] == 58, let se = num(17, 2),
+              (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, se < 61 else { return nil }
         var i = 19
         var fraction: Int64 = 0
         if i < b.count, b[i] == 46 {
             i += 1
             var digits = 0
+            let first = i
             while i < b.count, b[i] >= 48, b[i] <= 57 {
                 if digits < 9 { fraction = fraction * 10 + Int64(b[i] - 48); digits += 1 }
                 i += 1
             }
+            guard i > first else { return nil }
             while digits < 9 { fraction *= 10; digits += 1 }
         }
         var offset = 0
-        if i < b.count, b[i] == 43 || b[i] == 45, let oh = num(i + 1, 2), let om = num(i + 4, 2) {
+        guard i < b.count else { return nil }
+        if b[i] == 90 || b[i] == 122 {  // Z
+            i += 1
+        } else if b[i] == 43 || b[i] == 45, b.count >= i + 6, b[i + 3] == 58, let oh = num(i + 1, 2), let om = num(i + 4, 2) {
             offset = (oh * 3600 + om * 60) * (b[i] == 45 ? -1 : 1)
+            i += 6
+        } else {
+            return nil
         }
+        guard i == b.count else { return nil }
         // Days from civil (Howard Hinnant's algorithm).
         let yy = mo <= 2 ? y - 1 : y
         let era = (yy >= 0 ? yy : yy - 399) / 400
@@ -365,7 +118,474 @@ public enum EventJSONReader {
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         let days = era * 146_097 + doe - 719_468
         let seconds = Int64(days) * 86_400 + Int64(h * 3600 + mi * 60 + se) - Int64(offset)
-        guard seconds >= 0 else { return nil }
+        guard seconds >= 0, seconds <= Int64(UInt64.max / 1_000_000_000) - 1 else { return nil }
         return UInt64(seconds) * 1_000_000_000 + UInt64(fraction)
+    }
+}
+
+/// The reading of one line (`EventJSONReader.read`).
+private struct LineReader {
+    typealias ReadError = EventJSONReader.ReadError
+    let doc: JSONDocument
+    var processesWithEnvs: [ObjectIdentifier] = []
+
+    init(doc: JSONDocument) {
+        self.doc = doc
+    }
+
+    /// What the serializer writes for a process it could not resolve (`writeMinimalProcess`).
+    struct UnresolvedProcess {
+        var pid: UInt32
+        var tid: UInt32?
+        var comm: String?
+        var uid: UInt32
+        var gid: UInt32
+    }
+
+    mutating func event(_ root: JSONObjectView) throws -> Event {
+        guard let evt = try root.object("evt"), let name = try evt.string("name") else {
+            throw ReadError(message: "not an event: missing evt.name")
+        }
+        guard let type = EventType(name: name) else { throw ReadError(message: "evt.name: unknown event type \"\(name)\"") }
+        // Only the class of the return value is written (`evt.outcome`): one errno stands for each.
+        let retval: Int64
+        switch try evt.string("outcome") {
+        case nil, "Success"?: retval = 0
+        case "Refused"?: retval = -13  // EACCES
+        case "Error"?: retval = -22  // EINVAL
+        case let other?: throw ReadError(message: "evt.outcome: unknown outcome \"\(other)\"")
+        }
+        _ = try evt.string("category")
+        _ = try evt.bool("async")
+        let timeNs = try root.time("date") ?? 0
+
+        var acting: ProcessEntry?
+        var unresolved: UnresolvedProcess?
+        var tid: UInt32?
+        if let p = try root.object("process") {
+            if Self.isUnresolved(p) {
+                unresolved = try unresolvedProcess(p)
+            } else {
+                acting = try processContext(p)
+                tid = try p.integer("tid", UInt32.self)
+            }
+        }
+        if let container = try root.object("container"), let id = try container.string("id"), let acting, acting.containerID == nil {
+            acting.containerID = id
+        }
+        var cgroupID: UInt64 = 0
+        if let cgroup = try root.object("cgroup"), let id = try cgroup.string("id") {
+            // The serializer writes the cgroup path when it knows it, the kernel's cgroup id otherwise.
+            if !id.isEmpty, id.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let numeric = UInt64(id) {
+                cgroupID = numeric
+                acting?.cgroupID = numeric
+            } else {
+                acting?.cgroupPath = id
+            }
+            _ = try cgroup.string("manager")
+        }
+        let payload = try self.payload(type, root, acting, unresolved, tid: tid)
+        var event = Event(
+            type: type, timeNs: timeNs, pid: acting?.pid ?? unresolved?.pid ?? 0, tid: tid ?? unresolved?.tid ?? acting?.pid ?? 0,
+            cgroupID: cgroupID != 0 ? cgroupID : (acting?.cgroupID ?? 0), comm: acting?.comm ?? unresolved?.comm ?? "", retval: retval,
+            process: acting, payload: payload)
+        // The acting process of a fork is the child; the event's pid is the parent's.
+        if case .fork(let fork) = payload { event.pid = fork.parentPid }
+        return event
+    }
+
+    // MARK: - Payloads
+
+    private mutating func payload(_ type: EventType, _ root: JSONObjectView, _ process: ProcessEntry?, _ unresolved: UnresolvedProcess?,
+                                  tid: UInt32?) throws -> EventPayload {
+        let fileJSON = try root.object("file")
+        switch type {
+        case .exec:
+            let path = try root.object("syscall")?.object("exec")?.string("path")
+            guard let p = process else {
+                var credentials = Credentials()
+                credentials.uid = unresolved?.uid ?? 0
+                credentials.gid = unresolved?.gid ?? 0
+                return .exec(ExecPayload(file: FileInfo(path: path ?? ""), credentials: credentials, ppid: 0, argv0: "", args: [], envs: []))
+            }
+            return .exec(ExecPayload(
+                file: p.executable ?? FileInfo(path: path ?? ""), credentials: p.credentials, ppid: p.ppid, argv0: p.argv0, args: p.args,
+                argsTruncated: p.argsTruncated, envs: p.envs, envsTruncated: p.envsTruncated, tty: p.tty))
+
+        case .fork:
+            guard let p = process else {
+                var credentials = Credentials()
+                credentials.uid = unresolved?.uid ?? 0
+                credentials.gid = unresolved?.gid ?? 0
+                let child = unresolved?.pid ?? 0
+                return .fork(ForkPayload(childPid: child, childTid: unresolved?.tid ?? child, parentPid: 0, credentials: credentials))
+            }
+            return .fork(ForkPayload(childPid: p.pid, childTid: tid ?? p.pid, parentPid: p.ppid, credentials: p.credentials))
+
+        case .exit:
+            let exit = try root.object("exit")
+            var cause = ExitCause.exited
+            if let name = try exit?.string("cause") {
+                guard let known = ExitCause(rawValue: name.uppercased()) else { throw ReadError(message: "exit.cause: unknown cause \"\(name)\"") }
+                cause = known
+            }
+            return .exit(ExitPayload(cause: cause, code: try exit?.integer("code", UInt32.self) ?? 0))
+
+        case .open:
+            let opened = try fileJSON.map { try file($0) } ?? FileInfo()
+            let sys = try root.object("syscall")?.object("open")
+            // `syscall.open.flags` is the number; `file.flags` the same as names (hand-written events
+            // may give only those).
+            var flags = try sys?.integer("flags", UInt32.self)
+            if let names = try fileJSON.flatMap({ try openFlags($0) }) {
+                flags = flags ?? names
+            }
+            return .open(OpenPayload(
+                file: opened, flags: flags ?? 0, mode: try sys?.integer("mode", UInt32.self) ?? 0,
+                dirfd: try sys?.integer("dirfd", Int32.self) ?? -100, syscall: .openat,
+                userPath: try sys?.string("path") ?? opened.path))
+
+        case .mount:
+            let m = try root.object("mount")
+            return .mount(MountPayload(
+                mountID: try m?.integer("mount_id", UInt32.self) ?? 0, parentMountID: try m?.integer("parent_mount_id", UInt32.self) ?? 0,
+                bindSourceMountID: try m?.integer("bind_src_mount_id", UInt32.self) ?? 0, device: try m?.integer("device", UInt32.self) ?? 0,
+                fsType: try m?.string("fs_type") ?? "", mountpointPath: try m?.string("mountpoint.path") ?? "",
+                mountpointPathError: try m?.string("mountpoint.path_error"), sourcePath: try m?.string("source.path") ?? "",
+                sourcePathError: try m?.string("source.path_error")))
+
+        case .umount:
+            _ = try fileJSON?.string("name")
+            return .umount(UmountPayload(
+                mountID: try fileJSON?.integer("new_mount_id", UInt32.self) ?? 0, mountpointPath: try fileJSON?.string("path") ?? ""))
+
+        case .bind:
+            let addr = try root.object("bind")?.object("addr")
+            return .bind(BindPayload(
+                family: try addr?.named("family", "address family") { addressFamily(named: $0) } ?? 0, ip: try addr?.string("ip") ?? "",
+                port: try addr?.integer("port", UInt16.self) ?? 0, unixPath: try fileJSON?.string("path") ?? ""))
+
+        case .ptrace:
+            let p = try root.object("ptrace")
+            var tracee: ProcessEntry?
+            var traceePid: UInt32 = 0
+            if let t = try p?.object("tracee") {
+                if Self.isUnresolved(t) {
+                    traceePid = try unresolvedProcess(t).pid
+                } else {
+                    tracee = try processContext(t)
+                    traceePid = tracee?.pid ?? 0
+                }
+            }
+            return .ptrace(PtracePayload(
+                request: try p?.named("request", "ptrace request") { ptraceRequest(named: $0) } ?? 0,
+                address: try p?.address("address") ?? 0, traceePid: traceePid, tracee: tracee))
+
+        case .mmap:
+            let m = try root.object("mmap")
+            return .mmap(MMapPayload(
+                address: try m?.address("address") ?? 0, offset: try m?.integer("offset", UInt64.self) ?? 0,
+                length: try m?.integer("length", UInt64.self) ?? 0,
+                protection: try m?.named("protection", "protection") { protection(named: $0) } ?? 0,
+                flags: try m?.named("flags", "mmap flag") { mmapFlags(named: $0) } ?? 0, file: try fileJSON.map { try file($0) }))
+
+        case .mprotect:
+            let m = try root.object("mprotect")
+            return .mprotect(MProtectPayload(
+                vmStart: try m?.address("vm_start") ?? 0, vmEnd: try m?.address("vm_end") ?? 0,
+                vmProtection: try m?.named("vm_protection", "protection") { protection(named: $0) } ?? 0,
+                reqProtection: try m?.named("req_protection", "protection") { protection(named: $0) } ?? 0))
+
+        case .signal:
+            let s = try root.object("signal")
+            return .signal(SignalPayload(
+                type: try s?.named("type", "signal") { signalNumber(named: $0) } ?? 0, pid: try s?.integer("pid", Int32.self) ?? 0,
+                target: try s?.object("target").map { try processContext($0) }))
+
+        case .splice:
+            let s = try root.object("splice")
+            return .splice(SplicePayload(
+                pipeEntryFlag: try s?.named("pipe_entry_flag", "pipe buffer flag") { pipeBufFlags(named: $0) } ?? 0,
+                pipeExitFlag: try s?.named("pipe_exit_flag", "pipe buffer flag") { pipeBufFlags(named: $0) } ?? 0,
+                file: try fileJSON.map { try file($0) }))
+
+        case .bpf:
+            let b = try root.object("bpf")
+            let map = try b?.object("map")
+            let prog = try b?.object("program")
+            var helpers: [UInt32] = []
+            if let list = try prog?.array("helpers") {
+                try list.forEach { element in
+                    helpers.append(try doc.namedValue(element, "bpf helper") { bpfHelper(named: $0) })
+                }
+            }
+            return .bpf(BPFPayload(
+                cmd: try b?.named("cmd", "bpf command") { bpfCommand(named: $0) } ?? 0, mapName: try map?.string("name"),
+                mapType: try map?.named("map_type", "map type") { bpfMapType(named: $0) }, progName: try prog?.string("name"),
+                progType: try prog?.named("program_type", "program type") { bpfProgramType(named: $0) },
+                attachType: try prog?.named("attach_type", "attach type") { bpfAttachType(named: $0) }, progTag: try prog?.string("tag"),
+                helpers: helpers))
+
+        case .loadModule:
+            let m = try root.object("module")
+            return .loadModule(LoadModulePayload(
+                name: try m?.string("name") ?? "", loadedFromMemory: try m?.bool("loaded_from_memory") ?? false,
+                argv: try m?.strings("argv") ?? [], argsTruncated: try m?.bool("args_truncated") ?? false, file: try fileJSON.map { try file($0) }))
+
+        case .unloadModule:
+            return .unloadModule(UnloadModulePayload(name: try root.object("module")?.string("name") ?? ""))
+
+        case .chmod, .chown, .link, .rename, .unlink, .utimes, .mkdir, .rmdir, .setxattr, .removexattr, .chdir:
+            var change = try fileChange(type, fileJSON)
+            change.syscallPath = try root.object("syscall")?.object(named: type.name)?.string("path") ?? ""
+            return .fileChange(change)
+
+        case .setuid, .setgid, .capset:
+            let destination = try root.object("process")?.object("credentials")?.object("destination")
+            return .credentials(try credentialChange(destination))
+
+        case .connect, .accept:
+            return .connection(try connection(type, root))
+
+        case .dns:
+            let d = try root.object("dns")
+            let q = try d?.object("question")
+            return .dns(DNSPayload(
+                id: try d?.integer("id", UInt16.self) ?? 0, name: try q?.string("name") ?? "",
+                type: try q?.named("type", "DNS type") { dnsType(named: $0) } ?? 0,
+                qclass: try q?.named("class", "DNS class") { dnsClass(named: $0) } ?? 1,
+                size: try q?.integer("size", UInt16.self) ?? 0, count: try q?.integer("count", UInt16.self) ?? 1))
+
+        case .imds:
+            let m = try root.object("imds")
+            let aws = try m?.object("aws")
+            return .imds(IMDSPayload(
+                type: try m?.string("type") ?? "request", cloudProvider: try m?.string("cloud_provider") ?? "", url: try m?.string("url") ?? "",
+                host: try m?.string("host") ?? "", userAgent: try m?.string("user_agent") ?? "", server: try m?.string("server") ?? "",
+                isIMDSv2: try aws?.bool("is_imds_v2") ?? false,
+                securityCredentialsType: try aws?.object("security_credentials")?.string("type") ?? ""))
+        }
+    }
+
+    /// `file.flags`: open(2) flag names (`["O_WRONLY", "O_CREAT", "0x80000000"]`), or one string of
+    /// names joined by `|`, or a number.
+    private func openFlags(_ file: JSONObjectView) throws -> UInt32? {
+        guard let v = file.value("flags") else { return nil }
+        let parse: (Substring) -> UInt32? = { text in
+            flagValue(of: text) { openFlag(named: $0).map(UInt64.init) }.flatMap { UInt32(exactly: $0) }
+        }
+        guard doc.nodes[v].kind == .array else { return try doc.namedValue(v, "open flag", parse) }
+        var flags: UInt32 = 0
+        try JSONArrayView(doc: doc, node: v).forEach { element in
+            flags |= try doc.namedValue(element, "open flag", parse)
+        }
+        return flags
+    }
+
+    /// A file change: the file, and in `file.destination` what the call asked for (the new path of
+    /// a link or rename, a mode, an owner) or, for extended attributes, `file.attribute_*`.
+    private func fileChange(_ type: EventType, _ json: JSONObjectView?) throws -> FileChangePayload {
+        var p = FileChangePayload(file: try json.map { try file($0) } ?? FileInfo())
+        let destination = try json?.object("destination")
+        switch type {
+        case .link, .rename: p.destination = try destination.map { try file($0) }
+        case .chmod, .mkdir: p.destinationMode = try destination?.integer("mode", UInt32.self) ?? 0
+        case .chown:
+            p.destinationUID = try destination?.integer("uid", Int64.self) ?? -1
+            p.destinationGID = try destination?.integer("gid", Int64.self) ?? -1
+            p.destinationUser = try destination?.string("user")
+            p.destinationGroup = try destination?.string("group")
+        case .setxattr, .removexattr:
+            p.attributeName = try json?.string("attribute_name") ?? ""
+            p.attributeNamespace = try json?.string("attribute_namespace") ?? ""
+        default: break
+        }
+        return p
+    }
+
+    /// The credentials a setuid, setgid or capset asked for (`process.credentials.destination`).
+    private func credentialChange(_ json: JSONObjectView?) throws -> CredentialChangePayload {
+        var p = CredentialChangePayload(
+            uid: try json?.integer("uid", UInt32.self) ?? 0, euid: try json?.integer("euid", UInt32.self) ?? 0,
+            fsuid: try json?.integer("fsuid", UInt32.self) ?? 0, gid: try json?.integer("gid", UInt32.self) ?? 0,
+            egid: try json?.integer("egid", UInt32.self) ?? 0, fsgid: try json?.integer("fsgid", UInt32.self) ?? 0,
+            capEffective: try json.flatMap { try capabilities($0, "cap_effective") } ?? 0,
+            capPermitted: try json.flatMap { try capabilities($0, "cap_permitted") } ?? 0)
+        p.user = try json?.string("user")
+        p.euser = try json?.string("euser")
+        p.fsuser = try json?.string("fsuser")
+        p.group = try json?.string("group")
+        p.egroup = try json?.string("egroup")
+        p.fsgroup = try json?.string("fsgroup")
+        return p
+    }
+
+    /// The remote address of a connect (`network.destination`) or accept (`network.source`), its
+    /// family (`network.l3_protocol`) and protocol (`network.l4_protocol`). A hand-written
+    /// `connect.addr` / `accept.addr` object (family, ip, port, hostname) is read too: the schema has
+    /// no place for the hostname.
+    private func connection(_ type: EventType, _ root: JSONObjectView) throws -> ConnectionPayload {
+        let network = try root.object("network")
+        let peer = try network?.object(type == .connect ? "destination" : "source")
+        let addr = try root.object(named: type.name)?.object("addr")
+        let ip = try addr?.string("ip") ?? peer?.string("ip") ?? ""
+        var family = try addr?.named("family", "address family") { addressFamily(named: $0) }
+        if family == nil {
+            family = try network?.named("l3_protocol", "network protocol") { name in
+                name == "IPv4" ? 2 : name == "IPv6" ? 10 : addressFamily(named: name)
+            }
+        }
+        if family == nil, !ip.isEmpty { family = ip.contains(":") ? 10 : 2 }
+        let protocol_ = try network?.named("l4_protocol", "transport protocol") { name -> UInt16? in
+            name == "TCP" ? 6 : name == "UDP" ? 17 : decimalValue(name).flatMap { UInt16(exactly: $0) }
+        }
+        _ = try network?.integer("size", Int64.self)
+        return ConnectionPayload(
+            family: family ?? 0, ip: ip, port: try addr?.integer("port", UInt16.self) ?? peer?.integer("port", UInt16.self) ?? 0,
+            hostname: try addr?.string("hostname") ?? "", protocol_: protocol_ ?? 0)
+    }
+
+    // MARK: - Processes and files
+
+    /// Whether `process` is what the serializer writes for a process it could not resolve
+    /// (`writeMinimalProcess`): pid, uid and gid, perhaps tid and comm, and nothing else. A resolved
+    /// process always has its credentials, ppid and arguments.
+    static func isUnresolved(_ process: JSONObjectView) -> Bool {
+        var uid = false
+        var gid = false
+        var other = false
+        process.forEachMember { key, _ in
+            process.doc.withKey(key) { k in
+                if k.elementsEqual("uid".utf8) {
+                    uid = true
+                } else if k.elementsEqual("gid".utf8) {
+                    gid = true
+                } else if !(k.elementsEqual("pid".utf8) || k.elementsEqual("tid".utf8) || k.elementsEqual("comm".utf8)) {
+                    other = true
+                }
+            }
+        }
+        return uid && gid && !other
+    }
+
+    private func unresolvedProcess(_ json: JSONObjectView) throws -> UnresolvedProcess {
+        UnresolvedProcess(
+            pid: try json.integer("pid", UInt32.self) ?? 0, tid: try json.integer("tid", UInt32.self), comm: try json.string("comm"),
+            uid: try json.integer("uid", UInt32.self) ?? 0, gid: try json.integer("gid", UInt32.self) ?? 0)
+    }
+
+    /// A ProcessContext with its `parent` and `ancestors` (parent first) linked by `parent`.
+    mutating func processContext(_ json: JSONObjectView) throws -> ProcessEntry {
+        let entry = try processFields(json)
+        var chain: [ProcessEntry] = []
+        let ancestors = try json.array("ancestors")
+        if let ancestors {
+            try ancestors.forEach { element in
+                chain.append(try processFields(try doc.objectValue(element)))
+            }
+        }
+        if let parent = try json.object("parent") {
+            // The serializer writes the parent twice, as `parent` and as `ancestors[0]`: read once.
+            let first = ancestors?.first
+            if chain.isEmpty {
+                chain = [try processFields(parent)]
+            } else if let first, !doc.sameText(first, parent.node) {
+                _ = try processFields(parent)
+            }
+        }
+        _ = try json.bool("truncated_ancestors")
+        var child = entry
+        for ancestor in chain {
+            child.parent = ancestor
+            child = ancestor
+        }
+        return entry
+    }
+
+    /// The fields of one process (no lineage).
+    mutating func processFields(_ json: JSONObjectView) throws -> ProcessEntry {
+        let credentials = try json.object("credentials")
+        var c = Credentials(
+            uid: try credentials?.integer("uid", UInt32.self) ?? json.integer("uid", UInt32.self) ?? 0,
+            gid: try credentials?.integer("gid", UInt32.self) ?? json.integer("gid", UInt32.self) ?? 0,
+            euid: try credentials?.integer("euid", UInt32.self) ?? 0, egid: try credentials?.integer("egid", UInt32.self) ?? 0,
+            fsuid: try credentials?.integer("fsuid", UInt32.self) ?? 0, fsgid: try credentials?.integer("fsgid", UInt32.self) ?? 0,
+            auid: try credentials?.integer("auid", UInt32.self) ?? Credentials.unsetAUID,
+            capEffective: try credentials.flatMap { try capabilities($0, "cap_effective") } ?? 0,
+            capPermitted: try credentials.flatMap { try capabilities($0, "cap_permitted") } ?? 0)
+        // `user` and `group` are written twice, in the process and in its credentials.
+        let user = try json.string("user")
+        let group = try json.string("group")
+        c.user = try credentials?.string("user") ?? user
+        c.group = try credentials?.string("group") ?? group
+        c.euser = try credentials?.string("euser")
+        c.egroup = try credentials?.string("egroup")
+        c.fsuser = try credentials?.string("fsuser")
+        c.fsgroup = try credentials?.string("fsgroup")
+        let envs = try json.strings("envs")
+        let entry = ProcessEntry(
+            pid: try json.integer("pid", UInt32.self) ?? 0, ppid: try json.integer("ppid", UInt32.self) ?? 0,
+            comm: try json.string("comm") ?? "", tty: try json.string("tty") ?? "", forkTimeNs: try json.time("fork_time") ?? 0,
+            execTimeNs: try json.time("exec_time") ?? 0, exitTimeNs: try json.time("exit_time") ?? 0,
+            executable: try json.object("executable").map { try file($0) }, argv0: try json.string("argv0") ?? "",
+            args: try json.strings("args") ?? [], argsTruncated: try json.bool("args_truncated") ?? false,
+            envs: envs ?? [], envsTruncated: try json.bool("envs_truncated") ?? false, credentials: c,
+            containerID: try json.object("container")?.string("id"), isKworker: try json.bool("is_kworker") ?? false,
+            isExecChild: try json.bool("is_exec_child") ?? false, source: try json.string("source") ?? "")
+        if envs != nil { processesWithEnvs.append(ObjectIdentifier(entry)) }
+        return entry
+    }
+
+    func file(_ json: JSONObjectView) throws -> FileInfo {
+        let path = try json.string("path") ?? ""
+        var info = FileInfo(
+            path: path, name: try json.string("name"), pathResolutionError: try json.string("path_resolution_error"),
+            inode: try json.integer("inode", UInt64.self) ?? 0, mode: try json.integer("mode", UInt32.self) ?? 0,
+            mountID: try json.integer("mount_id", UInt32.self) ?? 0, filesystem: try json.string("filesystem") ?? "",
+            uid: try json.integer("uid", UInt32.self) ?? 0, gid: try json.integer("gid", UInt32.self) ?? 0,
+            user: try json.string("user"), group: try json.string("group"),
+            changeTimeNs: try json.time("change_time") ?? 0, modificationTimeNs: try json.time("modification_time") ?? 0,
+            inUpperLayer: try json.bool("in_upper_layer") ?? false)
+        info.mountPath = try json.string("mount_path")
+        info.mountSource = try json.string("mount_source")
+        return info
+    }
+
+    /// A capability list (`["CAP_CHOWN", ...]`) or a number, as a mask. A line repeats the same few
+    /// lists in most of its processes: a list whose bytes were read before in this line is not read
+    /// again.
+    func capabilities(_ json: JSONObjectView, _ key: StaticString) throws -> UInt64? {
+        guard let v = json.value(key) else { return nil }
+        switch doc.nodes[v].kind {
+        case .number:
+            return try doc.integerValue(v, UInt64.self)
+        case .array:
+            let node = doc.nodes[v]
+            for known in doc.capabilityLists where known.end - known.start == node.end - node.start {
+                if memcmp(doc.text.baseAddress! + Int(known.start), doc.text.baseAddress! + Int(node.start), Int(node.end - node.start)) == 0 {
+                    return known.mask
+                }
+            }
+            var mask: UInt64 = 0
+            try JSONArrayView(doc: doc, node: v).forEach { element in
+                let bit = try doc.namedValue(element, "capability") { name -> UInt8? in
+                    capabilityNumber(named: name).flatMap { $0 < 64 ? UInt8($0) : nil }
+                }
+                guard bit < 64 else { throw doc.error(at: element, "\(bit) is not a capability number") }
+                mask |= 1 << UInt64(bit)
+            }
+            if doc.capabilityLists.count == 8 { doc.capabilityLists.removeFirst() }
+            doc.capabilityLists.append((node.start, node.end, mask))
+            return mask
+        default:
+            throw doc.error(at: v, "expected a list of capability names, got \(doc.describe(v))")
+        }
+    }
+}
+
+extension JSONDocument {
+    /// Calls `body` with the bytes of key node `index` (decoded when escaped).
+    func withKey(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        _ = try? withStringBytes(index) { body($0) }
     }
 }

@@ -69,7 +69,7 @@ public struct PolicyLoader {
                     if let t = c.eventType, !t.hasProbe {
                         report.reason = "no probe produces '\(t.name)' events yet: the rule evaluates recorded events only"
                     }
-                    let actions = try compileActions(rule, compiler)
+                    let actions = try compileActions(rule, compiler, eventType: c.eventType)
                     compiled.append(CompiledRule(id: rule.id, eventType: c.eventType, predicate: c.predicate, definition: rule,
                                                  approver: c.approver, actions: actions))
                 } catch let e as ActionError {
@@ -96,8 +96,9 @@ public struct PolicyLoader {
 
     /// The rule's `actions:`, each with its `filter`. An action kind the agent does not run (`coredump`,
     /// `log`, `network_filter` ...) is an error of the rule: loading it without the action would hide
-    /// that the policy's response never happens.
-    func compileActions(_ rule: RuleDefinition, _ compiler: ExpressionCompiler) throws -> [RuleAction] {
+    /// that the policy's response never happens. `eventType` is the rule's: a `hash` action's file
+    /// field defaults from it and must belong to it.
+    func compileActions(_ rule: RuleDefinition, _ compiler: ExpressionCompiler, eventType: EventType? = nil) throws -> [RuleAction] {
         var out: [RuleAction] = []
         for (i, raw) in rule.actions.enumerated() {
             guard let action = raw as? [String: Any] else { throw ActionError("action #\(i + 1) is not a mapping") }
@@ -118,7 +119,7 @@ public struct PolicyLoader {
             switch kind {
             case "set": out.append(RuleAction(kind: .set(try SetAction.compile(body, compiler: compiler)), filter: filter))
             case "kill": out.append(RuleAction(kind: .kill(try KillAction.parse(body)), filter: filter))
-            case "hash": out.append(RuleAction(kind: .hash(try HashAction.parse(body)), filter: filter))
+            case "hash": out.append(RuleAction(kind: .hash(try HashAction.parse(body, eventType: eventType, registry: compiler.registry)), filter: filter))
             default: throw ActionError("action '\(kind)' is not supported by this agent")
             }
         }
