@@ -126,7 +126,8 @@ public struct RecordDecoder {
             let base = String(kernelBytes: kernelPath)
             let joined = userPath.hasPrefix("/") ? userPath : (base.isEmpty ? userPath : base + "/" + userPath)
             file = FileInfo(path: PathNormalizer.normalize(joined), mountID: fixed.file.mount_id)
-            file.pathResolutionError = Self.pathError(fixed.file.path_error)
+            // The base directory's own facts (deleted, pseudo) say nothing of the file asked for.
+            file.pathResolutionError = Self.pathError(fixed.file.path_error & ~Self.fileFactBits)
         }
         let payload = OpenPayload(
             file: file, flags: fixed.flags, mode: fixed.mode, dirfd: fixed.dirfd,
@@ -154,8 +155,13 @@ public struct RecordDecoder {
     }
 
     static func file(_ raw: csm_file, path: UnsafeRawBufferPointer) -> FileInfo {
+        // A file in no directory tree (memfd, pipe, socket) has a name ("memfd:NAME") but no path:
+        // Datadog's model gives it an empty path and that name.
+        let pseudo = raw.path_error & UInt32(CSM_PATH_ERR_PSEUDO.rawValue) != 0
+        let text = String(kernelBytes: path)
         var info = FileInfo(
-            path: String(kernelBytes: path), inode: raw.inode, mode: raw.mode, mountID: raw.mount_id,
+            path: pseudo ? "" : text, name: pseudo ? text : nil,
+            inode: raw.inode, mode: raw.mode, mountID: raw.mount_id,
             device: raw.dev, filesystem: string(fromCharArray: raw.fstype), uid: raw.uid, gid: raw.gid,
             changeTimeNs: raw.ctime_ns, modificationTimeNs: raw.mtime_ns
         )
@@ -170,8 +176,14 @@ public struct RecordDecoder {
         )
     }
 
+    /// The CSM_PATH_ERR_* bits that describe the file rather than a failed walk.
+    static let fileFactBits = UInt32(CSM_PATH_ERR_PSEUDO.rawValue | CSM_PATH_ERR_DELETED.rawValue)
+
     /// `path_resolution_error` text for the kernel's CSM_PATH_ERR_* bits; nil when the path is whole.
+    /// A pseudo file (no path at all) is not an error; a deleted one reads `deleted`, as the /proc
+    /// snapshot writes a `(deleted)` executable.
     static func pathError(_ bits: UInt32) -> String? {
+        let bits = bits & ~UInt32(CSM_PATH_ERR_PSEUDO.rawValue)
         if bits == 0 { return nil }
         var reasons: [String] = []
         if bits & UInt32(CSM_PATH_ERR_TOO_DEEP.rawValue) != 0 {
@@ -183,6 +195,7 @@ public struct RecordDecoder {
         if bits & UInt32(CSM_PATH_ERR_READ.rawValue) != 0 { reasons.append("kernel read failed during path walk") }
         if bits & UInt32(CSM_PATH_ERR_NO_FILE.rawValue) != 0 { reasons.append("no file to resolve") }
         if bits & UInt32(CSM_PATH_ERR_USER_READ.rawValue) != 0 { reasons.append("path argument unreadable") }
+        if bits & UInt32(CSM_PATH_ERR_DELETED.rawValue) != 0 { reasons.append("deleted") }
         return reasons.joined(separator: "; ")
     }
 

@@ -126,6 +126,33 @@ final class ProcFSTests: XCTestCase {
         XCTAssertEqual(TTYNames.name(ttyNr: Int64(136 << 8 | 0x34 | (0x12 << 20))), "pts\(0x1234)")
     }
 
+    /// A memfd reads `/memfd:NAME (deleted)` through its link: no path, the kernel's name, as the
+    /// kernel side reports a memfd executed live. (An fd link reads as an exe link does.)
+    func testMemfdExecutableHasNoPath() throws {
+        // glibc's memfd_create is not in the Glibc module: looked up by name.
+        typealias MemfdCreate = @convention(c) (UnsafePointer<CChar>, UInt32) -> Int32
+        let symbol = try XCTUnwrap(dlsym(UnsafeMutableRawPointer(bitPattern: 0), "memfd_create"))
+        let fd = unsafeBitCast(symbol, to: MemfdCreate.self)("csm-test", 0)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        defer { close(fd) }
+        let file = try XCTUnwrap(ProcFSReader.executable("/proc/self/fd/\(fd)"))
+        XCTAssertEqual(file.path, "")
+        XCTAssertEqual(file.name, "memfd:csm-test")
+        XCTAssertNil(file.pathResolutionError)
+        XCTAssertNotEqual(file.inode, 0)
+    }
+
+    func testDeletedExecutableKeepsItsPath() throws {
+        let path = NSTemporaryDirectory() + "csm-deleted-\(getpid())"
+        let fd = open(path, O_CREAT | O_RDWR | O_EXCL, 0o700)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        defer { close(fd) }
+        unlink(path)
+        let file = try XCTUnwrap(ProcFSReader.executable("/proc/self/fd/\(fd)"))
+        XCTAssertEqual(file.path, path)
+        XCTAssertEqual(file.pathResolutionError, "deleted")
+    }
+
     func testExecutableOfSelfHasStat() throws {
         let file = try XCTUnwrap(ProcFSReader.executable("/proc/self/exe"))
         var st = stat()

@@ -82,6 +82,73 @@ final class RecordDecoderTests: XCTestCase {
         XCTAssertTrue(open.file.pathResolutionError!.contains("deeper"))
     }
 
+    /// A memfd executable: the kernel side writes its dentry name and CSM_PATH_ERR_PSEUDO; the file
+    /// has no path, the name the kernel gave it, and no error.
+    func testMemfdExecutableHasANameAndNoPath() throws {
+        var fixed = csm_exec_event()
+        fixed.hdr = header(CSM_EVENT_EXEC, comm: "3")
+        fixed.file.path_error = UInt32(CSM_PATH_ERR_PSEUDO.rawValue)
+        let name = Array("memfd:payload".utf8)
+        let args = Array("payload\0".utf8)
+        fixed.file.path_len = UInt16(name.count)
+        fixed.args_len = UInt32(args.count)
+        let event = try decoder.decode(bytes: RecordFixture.record(fixed, data: name + args))
+        guard case let .exec(exec) = event.payload else { return XCTFail("not an exec payload") }
+        XCTAssertEqual(exec.file.path, "")
+        XCTAssertEqual(exec.file.name, "memfd:payload")
+        XCTAssertNil(exec.file.pathResolutionError)
+    }
+
+    /// A pipe's dentry name is empty: no path, no name, nothing written.
+    func testPseudoFileWithEmptyName() throws {
+        var fixed = csm_open_event()
+        fixed.hdr = header(CSM_EVENT_OPEN)
+        fixed.retval = 3
+        fixed.file.path_error = UInt32(CSM_PATH_ERR_PSEUDO.rawValue)
+        let event = try decoder.decode(bytes: RecordFixture.record(fixed))
+        guard case let .open(open) = event.payload else { return XCTFail("not an open payload") }
+        XCTAssertEqual(open.file.path, "")
+        XCTAssertEqual(open.file.name, "")
+        XCTAssertNil(open.file.pathResolutionError)
+    }
+
+    /// An unlinked file keeps its path and reads `deleted`, as the /proc snapshot writes it; with a
+    /// walk error too, both are said.
+    func testDeletedFileIsFlagged() throws {
+        var fixed = csm_exec_event()
+        fixed.hdr = header(CSM_EVENT_EXEC, comm: "vanishing")
+        fixed.file.path_error = UInt32(CSM_PATH_ERR_DELETED.rawValue)
+        let path = Array("/tmp/vanishing".utf8)
+        fixed.file.path_len = UInt16(path.count)
+        var event = try decoder.decode(bytes: RecordFixture.record(fixed, data: path))
+        guard case let .exec(exec) = event.payload else { return XCTFail("not an exec payload") }
+        XCTAssertEqual(exec.file.path, "/tmp/vanishing")
+        XCTAssertEqual(exec.file.name, "vanishing")
+        XCTAssertEqual(exec.file.pathResolutionError, "deleted")
+
+        fixed.file.path_error |= UInt32(CSM_PATH_ERR_TOO_DEEP.rawValue)
+        event = try decoder.decode(bytes: RecordFixture.record(fixed, data: path))
+        guard case let .exec(deep) = event.payload else { return XCTFail("not an exec payload") }
+        XCTAssertTrue(deep.file.pathResolutionError?.hasSuffix("; deleted") ?? false, "\(deep.file.pathResolutionError ?? "nil")")
+    }
+
+    /// A failed open's path is the caller's, made absolute against its cwd: a deleted cwd says
+    /// nothing of the file asked for.
+    func testFailedOpenIgnoresTheBaseDirectoryFacts() throws {
+        var fixed = csm_open_event()
+        fixed.hdr = header(CSM_EVENT_OPEN)
+        fixed.retval = -2
+        fixed.file.path_error = UInt32(CSM_PATH_ERR_DELETED.rawValue)
+        let base = Array("/tmp/gone".utf8)
+        let user = Array("missing".utf8)
+        fixed.file.path_len = UInt16(base.count)
+        fixed.user_path_len = UInt32(user.count)
+        let event = try decoder.decode(bytes: RecordFixture.record(fixed, data: base + user))
+        guard case let .open(open) = event.payload else { return XCTFail("not an open payload") }
+        XCTAssertEqual(open.file.path, "/tmp/gone/missing")
+        XCTAssertNil(open.file.pathResolutionError)
+    }
+
     func testExecArgumentsAndTruncation() throws {
         var fixed = csm_exec_event()
         fixed.hdr = header(CSM_EVENT_EXEC, comm: "ls")

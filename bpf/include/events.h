@@ -79,6 +79,10 @@ enum csm_path_error {
 	CSM_PATH_ERR_READ = 1 << 2,       /* a kernel read failed mid-walk */
 	CSM_PATH_ERR_NO_FILE = 1 << 3,    /* no struct file / dentry to start from */
 	CSM_PATH_ERR_USER_READ = 1 << 4,  /* the user-space path argument could not be read */
+	/* Not errors: facts about the file the path alone cannot tell. */
+	CSM_PATH_ERR_PSEUDO = 1 << 5,     /* in no directory tree (memfd, pipe, socket): the data is its
+					   * dentry name ("memfd:NAME"), not a path */
+	CSM_PATH_ERR_DELETED = 1 << 6,    /* the file's dentry is unlinked (what d_path calls "(deleted)") */
 };
 
 /* Exit causes, as Datadog names them (EXITED / SIGNALED / COREDUMPED). */

@@ -64,7 +64,18 @@ static __always_inline void fill_file(struct csm_file *out, __u32 offset, struct
 	}
 	/* Helper reads on purpose: these two travel as scalars into csm_write_path (a global function
 	 * takes no BTF pointers). */
-	fill_file_from_path(out, offset, BPF_CORE_READ(file_ptr, f_path.dentry), BPF_CORE_READ(file_ptr, f_path.mnt));
+	struct dentry *dentry_ptr = BPF_CORE_READ(file_ptr, f_path.dentry);
+
+	fill_file_from_path(out, offset, dentry_ptr, BPF_CORE_READ(file_ptr, f_path.mnt));
+	/* d_unlinked(): unhashed and not its own parent. An open file (or running executable) whose
+	 * name was removed: exec of such a file is a fileless technique. Pseudo files (memfd, pipe)
+	 * are their own parents and flagged CSM_PATH_ERR_PSEUDO instead. */
+	if (dentry_ptr) {
+		struct dentry *dentry = CSM_KERNEL_CAST(dentry_ptr, struct dentry);
+
+		if (!dentry->d_hash.pprev && (unsigned long)dentry->d_parent != (unsigned long)dentry_ptr)
+			out->path_error |= CSM_PATH_ERR_DELETED;
+	}
 }
 
 /* task->files->fdt->fd[fd], or NULL. Direct BTF loads but for the indexed slot (the verifier wants

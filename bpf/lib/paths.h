@@ -34,6 +34,7 @@ static __always_inline __u32 build_path(struct path_scratch *ps, struct dentry *
 	struct dentry *dentry = CSM_KERNEL_CAST(dentry_ptr, struct dentry);
 	unsigned long mnt_root = (unsigned long)mnt->mnt.mnt_root;
 	bool reached_root = false;
+	bool pseudo = false;
 
 	ps->pos = CSM_PATH_SCRATCH_LEN;
 	ps->components = 0;
@@ -62,7 +63,14 @@ static __always_inline __u32 build_path(struct path_scratch *ps, struct dentry *
 		if (current == parent || !parent) {
 			/* Root of a filesystem that is not mounted here (pipe, socket, detached tree). */
 			reached_root = true;
-			break;
+			/* The file's own dentry is its own parent without being its mount's root: a file
+			 * of no directory tree (memfd, pipe, socket, anonymous inode). Its name
+			 * ("memfd:NAME", "TCP", or empty for a pipe) is all it has: it is written alone,
+			 * with no '/', and flagged. */
+			if (!parent || ps->components != 0)
+				break;
+			pseudo = true;
+			*error |= CSM_PATH_ERR_PSEUDO;
 		}
 		if (ps->components >= CSM_MAX_PATH_DEPTH) {
 			*error |= CSM_PATH_ERR_TOO_DEEP;
@@ -86,6 +94,10 @@ static __always_inline __u32 build_path(struct path_scratch *ps, struct dentry *
 			*error |= CSM_PATH_ERR_READ;
 			break;
 		}
+		if (pseudo) {
+			ps->pos = pos - len;
+			break;
+		}
 		ps->buf[(pos - len - 1) & CSM_PATH_SCRATCH_MASK] = '/';
 		ps->pos = pos - len - 1;
 		ps->components++;
@@ -93,7 +105,7 @@ static __always_inline __u32 build_path(struct path_scratch *ps, struct dentry *
 	}
 	if (!reached_root && *error == 0)
 		*error |= CSM_PATH_ERR_TOO_DEEP;
-	if (ps->pos == CSM_PATH_SCRATCH_LEN) {
+	if (ps->pos == CSM_PATH_SCRATCH_LEN && !pseudo) {
 		ps->pos = CSM_PATH_SCRATCH_LEN - 1;
 		ps->buf[(CSM_PATH_SCRATCH_LEN - 1) & CSM_PATH_SCRATCH_MASK] = '/';
 	}
@@ -119,6 +131,8 @@ __noinline __u64 csm_write_path(__u64 dentry_ptr, __u64 vfsmnt_ptr, __u32 offset
 	len = CSM_PATH_SCRATCH_LEN - (start & CSM_PATH_SCRATCH_MASK);
 	if (len > CSM_PATH_MAX)
 		len = CSM_PATH_MAX;
+	if (start >= CSM_PATH_SCRATCH_LEN)
+		return (__u64)error << 32; /* nothing written: a pseudo file with an empty name (pipe) */
 	if (bpf_probe_read_kernel(&record[offset & CSM_RECORD_OFFSET_MASK], len,
 				  &ps->buf[start & CSM_PATH_SCRATCH_MASK]) != 0)
 		return (__u64)(error | CSM_PATH_ERR_READ) << 32;

@@ -106,6 +106,7 @@ public final class ProcFSReader: ProcessSource {
     /// The executable behind a `/proc/<pid>/exe` link, nil when it cannot be read (kernel thread,
     /// zombie, gone).
     static func executable(_ exeLink: String) -> FileInfo? {
+        let memfdPrefix = "/memfd:"
         guard var path = SysFS.readLink(exeLink) else { return nil }
         let deletedSuffix = " (deleted)"
         var error: String?
@@ -113,7 +114,14 @@ public final class ProcFSReader: ProcessSource {
             path.removeLast(deletedSuffix.count)
             error = "deleted"
         }
-        var file = FileInfo(path: path, pathResolutionError: error)
+        var file: FileInfo
+        if error != nil, path.hasPrefix(memfdPrefix) {
+            // A memfd (`/memfd:NAME (deleted)`) is in no directory tree: no path, its name alone, as
+            // the kernel side reports a memfd executed live.
+            file = FileInfo(path: "", name: String(path.dropFirst()))
+        } else {
+            file = FileInfo(path: path, pathResolutionError: error)
+        }
         // statx through the magic link reaches the mapped file itself, even when deleted or in another
         // mount namespace.
         if let stat = SysFS.fileStat(exeLink) {
