@@ -399,6 +399,50 @@ final class VariableTests: XCTestCase {
         XCTAssertEqual(run(set, ctx, open("/tmp/x", p)), [], "the same process entry, after the variable changed")
     }
 
+    /// While no value of a variable is held anywhere, comparisons of it with constants (and the
+    /// `&&`/`||` around them) give their result for the default without reading the store; once a
+    /// value is held for some other process, the full evaluation reads the default for this one:
+    /// both must agree.
+    func testUnsetShortcutsAgreeWithFullEvaluation() throws {
+        let expressions = [
+            #"${process.s} == """#, #"${process.s} != """#, #"${process.s} in ["", ~"a*"]"#, #"${process.s} =~ "a*""#,
+            #"${process.n} == 3"#, #"${process.n} + 1 > 3"#, #"${process.b}"#, #"!${process.b}"#, #"${process.b} == false"#,
+            #"process.pid in ${process.ns}"#, #"process.pid not in ${process.ns}"#, #"process.ancestors.pid in ${process.ns}"#,
+            #""a" in ${process.ss}"#, #""a" not in ${process.ss}"#, #"${process.s} == process.comm"#, #"${process.d} == "dflt""#,
+            #"${process.s} == "" && process.comm == "true""#, #"process.comm == "true" && ${process.n} == 3"#,
+            #"${process.n} == 3 || process.comm == "x""#, #"process.comm == "x" || ${process.s} == """#,
+            #"!(${process.n} == 3 && process.pid > 0)"#, #"(${process.b} || ${process.s} == "") && process.pid > 0"#,
+            #""${process.s}x" == "x""#, #""${process.n}" == "0""#,
+        ]
+        var rules = """
+          - id: setter
+            expression: open.file.path == "/set"
+            actions:
+              - set: {name: s, scope: process, value: "zz"}
+              - set: {name: d, scope: process, expression: '"v"', default_value: "dflt"}
+              - set: {name: n, scope: process, value: 7}
+              - set: {name: b, scope: process, value: true}
+              - set: {name: ns, scope: process, value: [1, 2]}
+              - set: {name: ss, scope: process, value: ["z"]}
+
+        """
+        for (i, e) in expressions.enumerated() {
+            rules += "  - id: r\(i)\n    expression: 'open.file.path == \"/x\" && (\(e.replacingOccurrences(of: "'", with: "''")))'\n"
+        }
+        let set = try load(rules)
+        let unset = EvalContext()
+        let held = EvalContext()
+        XCTAssertEqual(run(set, held, open("/set", process(900))), ["setter"])
+        let p = process(901, parent: process(1))
+        let ids = run(set, unset, open("/x", p))
+        XCTAssertEqual(ids, run(set, held, open("/x", p)))
+        // A sample of the expected results, for the defaults ("", 0, false, [], "dflt").
+        for (i, expected) in [(0, true), (1, false), (2, true), (4, false), (5, false), (6, false), (7, true), (9, false), (10, true),
+                              (12, false), (13, true), (15, true), (16, true), (20, true), (22, true), (23, true)] {
+            XCTAssertEqual(ids.contains("r\(i)"), expected, "\(expressions[i])")
+        }
+    }
+
     // MARK: - Definitions
 
     func testBadDefinitionsAreErrors() throws {

@@ -37,10 +37,14 @@ public final class VariableDeclaration: CustomStringConvertible {
     public let size: Int
     /// What a read gives when no value is set (or the set value expired).
     public let defaultValue: VariableValue
+    /// The default is an empty array: `x in ${variable}` is false while no value is set.
+    var defaultIsEmptyArray: Bool { defaultValue == .strings([]) || defaultValue == .ints([]) }
     /// The rule whose action declared the variable first (for error messages).
     public let declaredBy: String
     /// The variable's index among the variables of its scope.
     let slot: Int
+    /// The variable's index among all the variables of its rule set.
+    let id: Int
 
     /// Datadog's bound on array variables without `size`.
     public static let defaultArraySize = 100
@@ -48,7 +52,7 @@ public final class VariableDeclaration: CustomStringConvertible {
     public static let maxArraySize = 100_000
 
     init(name: String, scope: VariableScope, type: SECLType, isArray: Bool, inherited: Bool, size: Int,
-         defaultValue: VariableValue, declaredBy: String, slot: Int) {
+         defaultValue: VariableValue, declaredBy: String, slot: Int, id: Int) {
         self.name = name
         self.scope = scope
         self.type = type
@@ -58,6 +62,7 @@ public final class VariableDeclaration: CustomStringConvertible {
         self.defaultValue = defaultValue
         self.declaredBy = declaredBy
         self.slot = slot
+        self.id = id
         defaultBytes = Array((defaultValue.stringValue ?? "").utf8)
         defaultInt = defaultValue.intValue ?? 0
         defaultBool = defaultValue.boolValue ?? false
@@ -268,7 +273,7 @@ struct VariableCatalog {
         let declaration = VariableDeclaration(
             name: first.name, scope: first.scope, type: shape.type, isArray: shape.isArray, inherited: inherited?.0 ?? false,
             size: size.map { $0.0 > 0 ? $0.0 : VariableDeclaration.defaultArraySize } ?? VariableDeclaration.defaultArraySize,
-            defaultValue: value, declaredBy: shape.rule, slot: slot)
+            defaultValue: value, declaredBy: shape.rule, slot: slot, id: declarations.count)
         declarations[declaration.scopedName] = declaration
     }
 }

@@ -112,12 +112,9 @@ public final class VariableStore {
     private var containers = RecordTable<String>()
     private var cgroups = RecordTable<CgroupKey>()
     private var global = VariableRecord()
-    /// Per slot of each scope: how many records hold a value. A read of a variable no record holds
-    /// returns its default without a lookup.
-    private var globalHolders: [Int] = []
-    private var processHolders: [Int] = []
-    private var containerHolders: [Int] = []
-    private var cgroupHolders: [Int] = []
+    /// Per variable (`VariableDeclaration.id`): how many records hold a value. A read of a
+    /// variable no record holds returns its default without a lookup.
+    private var holders: [Int] = []
     private var bytes = 0
     /// Values of the `set` being applied, read before its record is touched (the value may read
     /// the store itself).
@@ -180,7 +177,7 @@ public final class VariableStore {
     /// array with every value expired has none).
     @inline(__always)
     private func liveSlot(_ d: VariableDeclaration, _ ctx: EvalContext) -> StoredSlot? {
-        if holderCount(d.scope, d.slot) == 0 { return nil }
+        if !isHeld(d) { return nil }
         guard let location = find(d, ctx) else { return nil }
         let slot = self.slot(location, d.slot)
         return slot.isLive(ctx.event.timeNs) ? slot : nil
@@ -235,8 +232,46 @@ public final class VariableStore {
     }
 
     /// The image record holding `d` for `process`: its own image, then (inherited) its earlier
-    /// images and its ancestors' (see the type's comment).
+    /// images and its ancestors' (see the type's comment). The last answer per variable is kept
+    /// until a value of the variable is written or removed (`epochs`): the rules of one event, and
+    /// the events of one process, read the same variables of the same process.
     private func findProcessHolder(_ d: VariableDeclaration, _ process: ProcessEntry) -> Int32? {
+        let id = d.id
+        if id < memos.count {
+            let m = memos[id]
+            if m.epoch == epochs[id], m.pid == process.pid, m.forkTimeNs == process.forkTimeNs, m.execTimeNs == process.execTimeNs {
+                return m.holder >= 0 ? m.holder : nil
+            }
+        } else {
+            memos.append(contentsOf: repeatElement(HolderMemo(), count: id + 1 - memos.count))
+            if epochs.count <= id { epochs.append(contentsOf: repeatElement(1, count: id + 1 - epochs.count)) }
+        }
+        let holder = walkProcessHolders(d, process)
+        memos[id] = HolderMemo(pid: process.pid, forkTimeNs: process.forkTimeNs, execTimeNs: process.execTimeNs, epoch: epochs[id],
+                               holder: holder ?? -1)
+        return holder
+    }
+
+    /// The last `findProcessHolder` answer of a variable, valid while its epoch is.
+    private struct HolderMemo {
+        var pid: UInt32 = 0
+        var forkTimeNs: UInt64 = 0
+        var execTimeNs: UInt64 = 0
+        /// 0: never valid (epochs start at 1).
+        var epoch: UInt64 = 0
+        var holder: Int32 = -1
+    }
+
+    private var memos: [HolderMemo] = []
+    /// Per variable: bumped when one of its values is written or removed.
+    private var epochs: [UInt64] = []
+
+    @inline(__always)
+    private func changed(_ id: Int) {
+        if id < epochs.count { epochs[id] &+= 1 }
+    }
+
+    private func walkProcessHolders(_ d: VariableDeclaration, _ process: ProcessEntry) -> Int32? {
         var entry = process
         var depth = 0
         while true {
@@ -388,6 +423,7 @@ public final class VariableStore {
         body(&slot)
         protected = nil
         slot.inherited = d.inherited
+        slot.variable = d.id
         switch location {
         case .global: put(&global, slot, cost)
         case .process(let r): put(&processes.records[Int(r)], slot, cost)
@@ -395,33 +431,24 @@ public final class VariableStore {
         case .cgroup(let r): put(&cgroups.records[Int(r)], slot, cost)
         }
         bytes += slot.cost - cost
-        if slot.isSet != held { adjustHolders(d.scope, d.slot, slot.isSet ? 1 : -1) }
+        if slot.isSet != held { adjustHolders(d.id, slot.isSet ? 1 : -1) }
+        changed(d.id)
     }
 
     /// The record being written, which `makeRoom` never evicts.
     private var protected: Location?
 
+    /// Whether some record holds a value of `d` (expired or not). While none does, every read of
+    /// `d` gives its default: compiled comparisons of a variable with constants test this first
+    /// and return the result they have for the default.
     @inline(__always)
-    private func holderCount(_ scope: VariableScope, _ slot: Int) -> Int {
-        switch scope {
-        case .global: return slot < globalHolders.count ? globalHolders[slot] : 0
-        case .process: return slot < processHolders.count ? processHolders[slot] : 0
-        case .container: return slot < containerHolders.count ? containerHolders[slot] : 0
-        case .cgroup: return slot < cgroupHolders.count ? cgroupHolders[slot] : 0
-        }
+    func isHeld(_ d: VariableDeclaration) -> Bool {
+        d.id < holders.count && holders[d.id] != 0
     }
 
-    private func adjustHolders(_ scope: VariableScope, _ slot: Int, _ delta: Int) {
-        func adjust(_ counts: inout [Int]) {
-            if counts.count <= slot { counts.append(contentsOf: repeatElement(0, count: slot + 1 - counts.count)) }
-            counts[slot] += delta
-        }
-        switch scope {
-        case .global: adjust(&globalHolders)
-        case .process: adjust(&processHolders)
-        case .container: adjust(&containerHolders)
-        case .cgroup: adjust(&cgroupHolders)
-        }
+    private func adjustHolders(_ id: Int, _ delta: Int) {
+        if holders.count <= id { holders.append(contentsOf: repeatElement(0, count: id + 1 - holders.count)) }
+        holders[id] += delta
     }
 
     private func writeScalar(_ slot: inout StoredSlot, _ value: StoredValue, _ expiresAt: UInt64) {
@@ -459,13 +486,19 @@ public final class VariableStore {
             slot.cost = list.cost
         }
         list.removeExpired(now) { StoredList<String>.elementCost($0.utf8.count) }
-        if let k = list.values.firstIndex(where: { VariableStore.equal($0, bytes, string) }) {
-            list.moveToNewest(k, expiresAt)
-            return
+        var key: UInt64 = 0
+        if let bytes { key = VariableStore.hash(bytes) } else { _ = withBytes(string!) { key = VariableStore.hash($0); return true } }
+        var k = 0
+        while let found = list.index(of: key, from: k) {
+            if VariableStore.equal(list.values[found], bytes, string) {
+                list.moveToNewest(found, expiresAt)
+                return
+            }
+            k = found + 1
         }
         let cost = StoredList<String>.elementCost(count)
         if !makeRoom(cost) { counters.valuesOverBudget += 1; return }
-        list.append(string ?? String(decoding: bytes!, as: UTF8.self), expiresAt, cost: cost)
+        list.append(string ?? String(decoding: bytes!, as: UTF8.self), key: key, expiresAt, cost: cost)
         while list.values.count > d.size {
             list.removeOldest(StoredList<String>.elementCost(list.values[0].utf8.count))
             counters.arrayValuesDropped += 1
@@ -481,22 +514,29 @@ public final class VariableStore {
             slot.cost = list.cost
         }
         list.removeExpired(now) { _ in StoredList<Int64>.intCost }
-        if let k = list.values.firstIndex(of: value) {
+        if let k = list.index(of: UInt64(bitPattern: value), from: 0) {
             list.moveToNewest(k, expiresAt)
             return
         }
         let cost = StoredList<Int64>.intCost
         if !makeRoom(cost) { counters.valuesOverBudget += 1; return }
-        list.append(value, expiresAt, cost: cost)
+        list.append(value, key: UInt64(bitPattern: value), expiresAt, cost: cost)
         while list.values.count > d.size {
             list.removeOldest(cost)
             counters.arrayValuesDropped += 1
         }
     }
 
+    /// FNV-1a of a string's bytes: what an array's values are first compared by.
+    static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
+    }
+
     static func equal(_ old: String, _ bytes: UnsafeBufferPointer<UInt8>?, _ string: String?) -> Bool {
         if let string { return old == string }
-        guard let bytes else { return false }
+        guard let bytes, old.utf8.count == bytes.count else { return false }
         return withBytes(old) { stored in
             guard stored.count == bytes.count else { return false }
             return stored.count == 0 || memcmp(stored.baseAddress!, bytes.baseAddress!, stored.count) == 0
@@ -553,25 +593,21 @@ public final class VariableStore {
         return created
     }
 
-    /// Removes the oldest record of `scope` (exited process images first), to make room for a new one.
+    /// Removes the oldest live record of `scope`, to make room for a new one (exited process images
+    /// have their own bound).
     private func evictOldest(_ scope: VariableScope, counting counter: WritableKeyPath<Stats, Int>) {
         switch scope {
         case .global:
             return
         case .process:
-            if processes.retired.oldest >= 0 {
-                removeProcessImage(processes.retired.oldest)
-                counters.exitedProcessEvictions += 1
-                return
-            }
             guard processes.live.oldest >= 0 else { return }
             removeProcessImage(processes.live.oldest)
         case .container:
             guard containers.live.oldest >= 0 else { return }
-            release(&containers, containers.live.oldest, scope)
+            release(&containers, containers.live.oldest)
         case .cgroup:
             guard cgroups.live.oldest >= 0 else { return }
-            release(&cgroups, cgroups.live.oldest, scope)
+            release(&cgroups, cgroups.live.oldest)
         }
         counters[keyPath: counter] += 1
     }
@@ -586,9 +622,9 @@ public final class VariableStore {
             } else if let r = oldest(processes.live, .process) {
                 removeProcessImage(r)
             } else if let r = oldest(containers.live, .container) {
-                release(&containers, r, .container)
+                release(&containers, r)
             } else if let r = oldest(cgroups.live, .cgroup) {
-                release(&cgroups, r, .cgroup)
+                release(&cgroups, r)
             } else {
                 return false
             }
@@ -624,12 +660,15 @@ public final class VariableStore {
                 if k >= 0 { processes.records[Int(k)].previous = processes.records[Int(r)].previous }
             }
         }
-        release(&processes, r, .process, unindexed: true)
+        release(&processes, r, unindexed: true)
     }
 
-    private func release<Key: Hashable>(_ table: inout RecordTable<Key>, _ r: Int32, _ scope: VariableScope, unindexed: Bool = false) {
+    private func release<Key: Hashable>(_ table: inout RecordTable<Key>, _ r: Int32, unindexed: Bool = false) {
         let record = table.records[Int(r)]
-        for (slot, value) in record.slots.enumerated() where value.isSet { adjustHolders(scope, slot, -1) }
+        for value in record.slots where value.isSet {
+            adjustHolders(value.variable, -1)
+            changed(value.variable)
+        }
         bytes -= record.bytes
         table.remove(r, keepIndex: unindexed)
     }
@@ -668,7 +707,7 @@ public final class VariableStore {
 
     /// Call when a container is gone: its values go.
     public func containerRemoved(id: String) {
-        if let r = containers.index[id] { release(&containers, r, .container) }
+        if let r = containers.index[id] { release(&containers, r) }
     }
 
     /// Removes every value (policy reload).
@@ -677,10 +716,8 @@ public final class VariableStore {
         containers = RecordTable()
         cgroups = RecordTable()
         global = VariableRecord()
-        globalHolders = []
-        processHolders = []
-        containerHolders = []
-        cgroupHolders = []
+        holders = []
+        for id in epochs.indices { epochs[id] &+= 1 }
         bytes = 0
     }
 }
@@ -700,6 +737,11 @@ extension VariableScope {
 struct ProcessKey: Hashable {
     let pid: UInt32
     let forkTimeNs: UInt64
+
+    /// One word hashed instead of two (a lookup per ancestor of an inherited read).
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(forkTimeNs &+ UInt64(pid) &* 0x9E37_79B9_7F4A_7C15)
+    }
 
     init(pid: UInt32, forkTimeNs: UInt64) {
         self.pid = pid
@@ -727,6 +769,8 @@ struct StoredSlot {
     var cost = 0
     /// The variable is inherited: the value outlives its process while children may read it.
     var inherited = false
+    /// The variable's `VariableDeclaration.id`.
+    var variable = 0
 
     var isSet: Bool {
         if case .none = value { return false }
@@ -756,34 +800,50 @@ enum StoredValue {
     case ints(StoredList<Int64>)
 }
 
-/// The values of an array variable, oldest first, each with its expiry (0: never).
+/// The values of an array variable, oldest first, each with its expiry (0: never) and its key (a
+/// hash of a string, an integer's bits), which a search compares first.
 struct StoredList<Value: Equatable> {
     var values: [Value] = []
+    var keys: [UInt64] = []
     var expiresAt: [UInt64] = []
     var cost = 48
 
-    static func elementCost(_ count: Int) -> Int { 56 + count }
-    static var intCost: Int { 24 }
+    static func elementCost(_ count: Int) -> Int { 64 + count }
+    static var intCost: Int { 32 }
 
     func hasLive(_ now: UInt64) -> Bool {
         expiresAt.contains { !VariableStore.expired($0, now) }
     }
 
-    mutating func append(_ value: Value, _ expiry: UInt64, cost: Int) {
+    /// The first value at or after `start` whose key is `key`.
+    func index(of key: UInt64, from start: Int) -> Int? {
+        var k = start
+        while k < keys.count {
+            if keys[k] == key { return k }
+            k += 1
+        }
+        return nil
+    }
+
+    mutating func append(_ value: Value, key: UInt64, _ expiry: UInt64, cost: Int) {
         values.append(value)
+        keys.append(key)
         expiresAt.append(expiry)
         self.cost += cost
     }
 
     mutating func moveToNewest(_ k: Int, _ expiry: UInt64) {
         let value = values.remove(at: k)
+        let key = keys.remove(at: k)
         expiresAt.remove(at: k)
         values.append(value)
+        keys.append(key)
         expiresAt.append(expiry)
     }
 
     mutating func removeOldest(_ cost: Int) {
         values.removeFirst()
+        keys.removeFirst()
         expiresAt.removeFirst()
         self.cost -= cost
     }
@@ -798,12 +858,14 @@ struct StoredList<Value: Equatable> {
             } else {
                 if kept != k {
                     values.swapAt(kept, k)
+                    keys[kept] = keys[k]
                     expiresAt[kept] = expiresAt[k]
                 }
                 kept += 1
             }
         }
         values.removeLast(values.count - kept)
+        keys.removeLast(keys.count - kept)
         expiresAt.removeLast(expiresAt.count - kept)
     }
 }

@@ -298,6 +298,45 @@ public final class ExpressionCompiler {
     // MARK: - Values
 
     private func compile(_ e: Expr) throws -> CValue {
+        unsetGuard = nil
+        let value = try compileNode(e)
+        switch e {
+        case .compare, .not, .and, .or: break
+        default: unsetGuard = nil
+        }
+        return value
+    }
+
+    /// What the boolean node just compiled is while the variables it reads hold no value (see
+    /// `whileUnset`); nil when that depends on the event. Set by `compare` and combined by `!`, `&&`
+    /// and `||`: `a && b` is false while `b`'s variables are unset when `b` is, so the rule's
+    /// other conditions need not be evaluated then.
+    private var unsetGuard: UnsetGuard?
+
+    private struct UnsetGuard {
+        let variables: [VariableDeclaration]
+        let value: Bool
+
+        /// `predicate`, or `value` without evaluating it while none of the variables holds a value.
+        func apply(_ predicate: @escaping Predicate) -> Predicate {
+            let value = self.value
+            if variables.count == 1 {
+                let d = variables[0]
+                return { ctx in ctx.variables.isHeld(d) ? predicate(ctx) : value }
+            }
+            let variables = self.variables
+            return { ctx in
+                for d in variables where ctx.variables.isHeld(d) { return predicate(ctx) }
+                return value
+            }
+        }
+
+        func merged(_ other: UnsetGuard) -> UnsetGuard {
+            UnsetGuard(variables: variables + other.variables.filter { d in !variables.contains { $0 === d } }, value: value)
+        }
+    }
+
+    private func compileNode(_ e: Expr) throws -> CValue {
         switch e {
         case .string(let s, let p): return try interpolated(s, p) ?? .constString(s)
         case .pattern(let s, _): return .pattern(s)
@@ -326,30 +365,59 @@ public final class ExpressionCompiler {
             let v = try compile(x)
             let inner = try asPredicate(v, at: p)
             if case .constBool(let c) = v { return .constBool(!c) }
+            unsetGuard = unsetGuard.map { UnsetGuard(variables: $0.variables, value: !$0.value) }
             return .predicate { !inner($0) }
         case .and(let a, let b, let p):
             let lv = try compile(a)
+            let lg = unsetGuard
             let rv = try compile(b)
+            let rg = unsetGuard
             let l = try asPredicate(lv, at: a.position)
             let r = try asPredicate(rv, at: b.position)
             _ = p
-            // Constant sides (user variables keep their defaults) fold away.
+            // Constant sides (variables that no action sets keep their defaults) fold away.
             switch (lv, rv) {
-            case (.constBool(false), _), (_, .constBool(false)): return .constBool(false)  // evaluation has no side effects
-            case (.constBool(true), _): return rv.isBoolean ? rv : .predicate(r)
-            case (_, .constBool(true)): return lv.isBoolean ? lv : .predicate(l)
-            default: return .predicate { l($0) && r($0) }
+            case (.constBool(false), _), (_, .constBool(false)):
+                unsetGuard = nil
+                return .constBool(false)  // evaluation has no side effects
+            case (.constBool(true), _):
+                unsetGuard = rg
+                return rv.isBoolean ? rv : .predicate(r)
+            case (_, .constBool(true)):
+                unsetGuard = lg
+                return lv.isBoolean ? lv : .predicate(l)
+            default:
+                if let g = [lg, rg].compactMap({ $0 }).first(where: { !$0.value }) {
+                    unsetGuard = g
+                    return .predicate(g.apply { l($0) && r($0) })
+                }
+                unsetGuard = lg.flatMap { x in rg.map { x.merged($0) } }
+                return .predicate { l($0) && r($0) }
             }
         case .or(let a, let b, _):
             let lv = try compile(a)
+            let lg = unsetGuard
             let rv = try compile(b)
+            let rg = unsetGuard
             let l = try asPredicate(lv, at: a.position)
             let r = try asPredicate(rv, at: b.position)
             switch (lv, rv) {
-            case (.constBool(true), _), (_, .constBool(true)): return .constBool(true)
-            case (.constBool(false), _): return rv.isBoolean ? rv : .predicate(r)
-            case (_, .constBool(false)): return lv.isBoolean ? lv : .predicate(l)
-            default: return .predicate { l($0) || r($0) }
+            case (.constBool(true), _), (_, .constBool(true)):
+                unsetGuard = nil
+                return .constBool(true)
+            case (.constBool(false), _):
+                unsetGuard = rg
+                return rv.isBoolean ? rv : .predicate(r)
+            case (_, .constBool(false)):
+                unsetGuard = lg
+                return lv.isBoolean ? lv : .predicate(l)
+            default:
+                if let g = [lg, rg].compactMap({ $0 }).first(where: { $0.value }) {
+                    unsetGuard = g
+                    return .predicate(g.apply { l($0) || r($0) })
+                }
+                unsetGuard = lg.flatMap { x in rg.map { x.merged($0) } }
+                return .predicate { l($0) || r($0) }
             }
         case .negate(let x, let p):
             let v = try compile(x)
@@ -577,6 +645,7 @@ public final class ExpressionCompiler {
         pendingIterator = false
         let l = try compile(a)
         let r = try compile(b)
+        unsetGuard = nil
         let iterates = pendingIterator
         pendingIterator = saved
         var positiveOp = op
@@ -596,12 +665,56 @@ public final class ExpressionCompiler {
         if l.isConstant, r.isConstant, !iterates {
             return .constBool(predicate(EvalContext()))
         }
-        // Nothing is in an empty list (a user variable keeping its default, `${cgroup.x}`): the
+        // Nothing is in an empty list (a variable that no action sets, `${cgroup.x}`): the
         // comparison is constant, and folding it lets whole rules fold to never matching.
         if positiveOp == "in", r.isEmptyList {
             return .constBool(negate)
         }
-        return .predicate(predicate)
+        return .predicate(whileUnset(predicate, op: positiveOp, negated: negate, a, b, iterates: iterates))
+    }
+
+    /// A comparison that reads variables `set` actions write, made cheap while no value of them is
+    /// set anywhere (a rule set whose actions have not run yet, or never match): then every read
+    /// gives the default, so a comparison of the variables with constants has the result it has
+    /// for the defaults, computed here, and `x in ${array}` with an empty default is false. The
+    /// store says whether a value is held in one array read (`VariableStore.isHeld`).
+    private func whileUnset(_ predicate: @escaping Predicate, op: String, negated: Bool, _ a: Expr, _ b: Expr, iterates: Bool) -> Predicate {
+        unsetGuard = nil
+        let variables = declaredVariables(a) + declaredVariables(b).filter { d in !declaredVariables(a).contains { $0 === d } }
+        guard !variables.isEmpty else { return predicate }
+        var g: UnsetGuard?
+        if !readsEvent(a) && !readsEvent(b) && !iterates {
+            g = UnsetGuard(variables: variables, value: predicate(EvalContext()))
+        } else if op == "in", case .variable(let name, _) = b, let d = catalog.declarations[name], d.isArray, d.defaultIsEmptyArray {
+            g = UnsetGuard(variables: [d], value: negated)
+        }
+        guard let g else { return predicate }
+        unsetGuard = g
+        return g.apply(predicate)
+    }
+
+    /// The variables that `set` actions write which `e` reads (`${...}`, in strings too).
+    private func declaredVariables(_ e: Expr) -> [VariableDeclaration] {
+        var out: [VariableDeclaration] = []
+        e.forEachName { name, isVariable, _ in
+            if isVariable, let d = catalog.declarations[name], !out.contains(where: { $0 === d }) { out.append(d) }
+        }
+        return out
+    }
+
+    /// Whether `e` reads anything of the event besides variables: a field (as such or as
+    /// `${field}`) or a builtin (`${builtins.uuid4}` changes at each read).
+    private func readsEvent(_ e: Expr) -> Bool {
+        var reads = false
+        e.forEachName { name, isVariable, _ in
+            if isVariable {
+                if catalog.declarations[name] != nil { return }
+                if name.hasPrefix("builtins.") || resolve(name) != nil { reads = true }
+            } else if SECLConstants.integers[name] == nil {
+                reads = true
+            }
+        }
+        return reads
     }
 
     private enum Domain { case string, int, bool, ip }
