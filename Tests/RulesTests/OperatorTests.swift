@@ -112,12 +112,14 @@ final class OperatorTests: XCTestCase {
         XCTAssertNil(try T.compile(#"process.comm == "x""#).eventType)
     }
 
+    /// Declared variables read the store at evaluation time; with nothing set they give their
+    /// defaults. Undeclared ones keep the default of what they are compared with.
     func testVariables() throws {
-        let vars = ["process.correlation_key": VariableInfo(type: .string, isArray: false),
-                    "cgroup.cats": VariableInfo(type: .string, isArray: true),
-                    "cgroup.count": VariableInfo(type: .int, isArray: false)]
+        let sets: [[String: Any]] = [["name": "correlation_key", "scope": "process", "value": "x"],
+                                     ["name": "cats", "scope": "cgroup", "value": "aws", "append": true],
+                                     ["name": "count", "scope": "cgroup", "value": 1]]
         let e = T.exec()
-        func ev(_ s: String) throws -> Bool { try T.compile(s, variables: vars).predicate(EvalContext(event: e)) }
+        func ev(_ s: String) throws -> Bool { try T.compile(s, sets: sets).predicate(EvalContext(event: e)) }
         XCTAssertTrue(try ev(#"exec.file.name == "ls" && ${process.correlation_key} in ["", ~"cgroup_*"]"#))
         XCTAssertTrue(try ev(#"exec.file.name == "ls" && "aws" not in ${cgroup.cats}"#))
         XCTAssertFalse(try ev(#"exec.file.name == "ls" && ${cgroup.count} >= 3"#))
@@ -125,12 +127,12 @@ final class OperatorTests: XCTestCase {
         XCTAssertTrue(try ev(#"exec.file.name == "ls" && process.args not in ${unknown.var}"#))
     }
 
-    /// `in` an empty list is constant, on either side of `&&`/`||`; a rule folded to false gets an
-    /// approver that no event passes, so the engine never evaluates it.
+    /// `in` an empty list is constant, on either side of `&&`/`||`, and a rule folded to false gets
+    /// an approver that no event passes; a variable that `set` actions write is not constant: its
+    /// comparisons are evaluated, and never serve as approvers.
     func testEmptyListsFold() throws {
-        let vars = ["cgroup.pids": VariableInfo(type: .int, isArray: true)]
         let e = T.exec()
-        func compiled(_ s: String) throws -> ExpressionCompiler.Compiled { try T.compile(s, variables: vars) }
+        func compiled(_ s: String, _ sets: [[String: Any]] = []) throws -> ExpressionCompiler.Compiled { try T.compile(s, sets: sets) }
         func ev(_ s: String) throws -> Bool { try compiled(s).predicate(EvalContext(event: e)) }
         let never = #"exec.file.name == "ls" && process.ancestors.pid in ${cgroup.pids}"#
         XCTAssertFalse(try ev(never))
@@ -144,5 +146,15 @@ final class OperatorTests: XCTestCase {
         XCTAssertEqual(approver.groups.count, 1)
         XCTAssertTrue(approver.groups[0].isEmpty)
         XCTAssertEqual(try compiled(never).eventType, .exec)
+
+        let declared: [[String: Any]] = [["name": "pids", "scope": "cgroup", "field": "process.pid", "append": true]]
+        let runtime = try compiled(never, declared)
+        XCTAssertFalse(runtime.predicate(EvalContext(event: e)), "nothing set yet")
+        let groups = try XCTUnwrap(runtime.approver).groups
+        XCTAssertFalse(groups.contains { $0.isEmpty }, "not folded")
+        XCTAssertFalse(groups.joined().contains { $0.predicate != nil }, "a predicate reading a variable is no approver term")
+        XCTAssertNil(try compiled(#"process.pid in ${cgroup.pids}"#, declared).approver)
+        XCTAssertNil(try compiled(#"process.file.name == "${cgroup.pids}x""#, [["name": "pids", "scope": "cgroup", "value": "a"]]).approver,
+                     "an interpolated string is no literal")
     }
 }

@@ -6,8 +6,10 @@ import XCTest
 enum T {
     static let registry = FieldRegistry()
 
-    static func compile(_ expr: String, macros: [String: String] = [:], variables: [String: VariableInfo] = [:]) throws -> ExpressionCompiler.Compiled {
-        try ExpressionCompiler(registry: registry, macros: macros, variables: variables).compile(expr)
+    /// `sets`: the `set` mappings of actions, declaring the variables the expression may read.
+    static func compile(_ expr: String, macros: [String: String] = [:], sets: [[String: Any]] = []) throws -> ExpressionCompiler.Compiled {
+        let catalog = VariableCatalog(sets: sets.map { ("test", $0) }, registry: registry)
+        return try ExpressionCompiler(registry: registry, macros: macros, catalog: catalog).compile(expr)
     }
 
     static func eval(_ expr: String, _ event: Event, macros: [String: String] = [:]) throws -> Bool {

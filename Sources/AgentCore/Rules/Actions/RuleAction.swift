@@ -19,6 +19,12 @@ public struct RuleAction {
         self.filter = filter
     }
 
+    /// Whether the action runs for the event the context points at: its `filter` holds (or it has none).
+    @inline(__always)
+    public func filterHolds(_ context: EvalContext) -> Bool {
+        filter.map { $0(context) } ?? true
+    }
+
     /// The action's name as policies spell it (`set`, `kill`, `hash`).
     public var name: String {
         switch kind {
@@ -34,4 +40,17 @@ public struct ActionError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+extension CompiledRule {
+    /// Runs the rule's `set` actions whose filter holds, in policy order, on the context's store.
+    /// Call it from `RuleSet.forEachMatch`'s callback, while the context still points at the event
+    /// (other actions, `kill` and `hash`, are the pipeline's). Does nothing for a rule without them.
+    @inline(__always)
+    public func runSetActions(context: EvalContext) {
+        if !hasSetActions { return }
+        for action in actions {
+            if case .set(let set) = action.kind, action.filterHolds(context) { context.variables.apply(set, context: context) }
+        }
+    }
 }

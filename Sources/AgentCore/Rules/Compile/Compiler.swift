@@ -6,7 +6,8 @@ public final class ExpressionCompiler {
     let registry: FieldRegistry
     /// Macro bodies, parsed once.
     var macros: [String: Result<Expr, SECLError>]
-    let variables: [String: VariableInfo]
+    /// The variables that the rules' `set` actions declare: `${...}` naming one reads it at run time.
+    let catalog: VariableCatalog
 
     // Per-expression state.
     private var eventTypes: [EventType] = []
@@ -16,7 +17,11 @@ public final class ExpressionCompiler {
     /// The event type of the expression being compiled, once known (names its approver fields).
     private var approverEventType: EventType?
 
-    public init(registry: FieldRegistry, macros: [String: String] = [:], variables: [String: VariableInfo] = [:]) {
+    public convenience init(registry: FieldRegistry, macros: [String: String] = [:]) {
+        self.init(registry: registry, macros: macros, catalog: VariableCatalog())
+    }
+
+    init(registry: FieldRegistry, macros: [String: String], catalog: VariableCatalog) {
         self.registry = registry
         var parsed: [String: Result<Expr, SECLError>] = [:]
         for (id, source) in macros {
@@ -27,7 +32,7 @@ public final class ExpressionCompiler {
             }
         }
         self.macros = parsed
-        self.variables = variables
+        self.catalog = catalog
     }
 
     /// The result of compiling one rule expression.
@@ -65,6 +70,38 @@ public final class ExpressionCompiler {
             return Compiled(predicate: predicate, eventType: distinct.first, approver: Approver(groups: [[]]))
         }
         return Compiled(predicate: predicate, eventType: distinct.first, approver: approver(of: ast))
+    }
+
+    /// Compiles `source` as a value (a `set` action's field or expression): its typed value and
+    /// its event type. `fieldOnly`: the source must be one field name.
+    func compileValue(_ source: String, fieldOnly: Bool) throws -> (value: CValue, eventType: EventType?) {
+        eventTypes = []
+        approverEventType = nil
+        boundIterators = []
+        pendingIterator = false
+        macroDepth = 0
+        let ast = try expand(try Parser.parse(source))
+        if fieldOnly {
+            guard case .identifier = ast else { throw SECLError("expected a field name", at: ast.position) }
+        }
+        try checkNames(ast)
+        var value = try compile(ast)
+        if !boundIterators.isEmpty {
+            throw SECLError("iterator variables (\(boundIterators.sorted().joined(separator: ", "))) cannot be assigned", at: ast.position)
+        }
+        if pendingIterator {
+            // Every ancestor's value, nearest first.
+            switch value {
+            case .strings(let read, let f): value = .strings({ ctx, body in ExpressionCompiler.anyAncestor(ctx) { read(ctx, body) } }, f)
+            case .ints(let read, let t, let f): value = .ints({ ctx, body in ExpressionCompiler.anyAncestor(ctx) { read(ctx, body) } }, t, f)
+            default: break
+            }
+        }
+        let distinct = Array(Set(eventTypes.map(\.rawValue))).compactMap(EventType.init(rawValue:))
+        if distinct.count > 1 {
+            throw SECLError("the expression mixes event types: \(distinct.map(\.name).sorted().joined(separator: ", "))", at: ast.position)
+        }
+        return (value, distinct.first)
     }
 
     // MARK: - Approvers
@@ -113,19 +150,21 @@ public final class ExpressionCompiler {
         case .or(let a, let b, _):
             guard let l = approverTerms(a), let r = approverTerms(b) else { return nil }
             return l + r
-        case .compare("!=", .identifier(let name, _), .string(let s, _), _):
+        case .compare("!=", .identifier(let name, _), .string(let s, _), _) where !interpolates(s):
             guard let term = approverTerm(name, [.exact(s)]), !term.isArray else { return nil }
             var negated = ApproverTerm(fieldName: term.fieldName, read: term.read, operands: term.operands, isPath: term.isPath,
                                        isArray: false, scope: term.scope, negated: true)
             negated.determinant = term.determinant
             return [negated]
-        case .compare(let op, .string(let s, _), .identifier(let name, _), _) where op == "==" || op == "in":
+        case .compare(let op, .string(let s, _), .identifier(let name, _), _) where (op == "==" || op == "in") && !interpolates(s):
             return approverTerm(name, [.exact(s)]).map { [$0] }
         case .compare(let op, .identifier(let name, _), let rhs, _) where op == "==" || op == "in" || op == "=~":
             var operands: [StringOperand] = []
             func add(_ x: Expr) -> Bool {
                 switch x {
-                case .string(let s, _): operands.append(op == "=~" ? .pattern(s) : .exact(s))
+                case .string(let s, _):
+                    if interpolates(s) { return false }
+                    operands.append(op == "=~" ? .pattern(s) : .exact(s))
                 case .pattern(let s, _): operands.append(.pattern(s))
                 case .regex(let r, _): operands.append(.regex(r))
                 case .array(let items, _):
@@ -259,8 +298,47 @@ public final class ExpressionCompiler {
     // MARK: - Values
 
     private func compile(_ e: Expr) throws -> CValue {
+        unsetGuard = nil
+        let value = try compileNode(e)
         switch e {
-        case .string(let s, _): return .constString(s)
+        case .compare, .not, .and, .or: break
+        default: unsetGuard = nil
+        }
+        return value
+    }
+
+    /// What the boolean node just compiled is while the variables it reads hold no value (see
+    /// `whileUnset`); nil when that depends on the event. Set by `compare` and combined by `!`, `&&`
+    /// and `||`: `a && b` is false while `b`'s variables are unset when `b` is, so the rule's
+    /// other conditions need not be evaluated then.
+    private var unsetGuard: UnsetGuard?
+
+    private struct UnsetGuard {
+        let variables: [VariableDeclaration]
+        let value: Bool
+
+        /// `predicate`, or `value` without evaluating it while none of the variables holds a value.
+        func apply(_ predicate: @escaping Predicate) -> Predicate {
+            let value = self.value
+            if variables.count == 1 {
+                let d = variables[0]
+                return { ctx in ctx.variables.isHeld(d) ? predicate(ctx) : value }
+            }
+            let variables = self.variables
+            return { ctx in
+                for d in variables where ctx.variables.isHeld(d) { return predicate(ctx) }
+                return value
+            }
+        }
+
+        func merged(_ other: UnsetGuard) -> UnsetGuard {
+            UnsetGuard(variables: variables + other.variables.filter { d in !variables.contains { $0 === d } }, value: value)
+        }
+    }
+
+    private func compileNode(_ e: Expr) throws -> CValue {
+        switch e {
+        case .string(let s, let p): return try interpolated(s, p) ?? .constString(s)
         case .pattern(let s, _): return .pattern(s)
         case .regex(let s, let p):
             do { _ = try StringMatcher([.regex(s)], isPath: false) } catch let err as SECLError { throw SECLError(err.message, at: p) }
@@ -287,30 +365,59 @@ public final class ExpressionCompiler {
             let v = try compile(x)
             let inner = try asPredicate(v, at: p)
             if case .constBool(let c) = v { return .constBool(!c) }
+            unsetGuard = unsetGuard.map { UnsetGuard(variables: $0.variables, value: !$0.value) }
             return .predicate { !inner($0) }
         case .and(let a, let b, let p):
             let lv = try compile(a)
+            let lg = unsetGuard
             let rv = try compile(b)
+            let rg = unsetGuard
             let l = try asPredicate(lv, at: a.position)
             let r = try asPredicate(rv, at: b.position)
             _ = p
-            // Constant sides (user variables keep their defaults) fold away.
+            // Constant sides (variables that no action sets keep their defaults) fold away.
             switch (lv, rv) {
-            case (.constBool(false), _), (_, .constBool(false)): return .constBool(false)  // evaluation has no side effects
-            case (.constBool(true), _): return rv.isBoolean ? rv : .predicate(r)
-            case (_, .constBool(true)): return lv.isBoolean ? lv : .predicate(l)
-            default: return .predicate { l($0) && r($0) }
+            case (.constBool(false), _), (_, .constBool(false)):
+                unsetGuard = nil
+                return .constBool(false)  // evaluation has no side effects
+            case (.constBool(true), _):
+                unsetGuard = rg
+                return rv.isBoolean ? rv : .predicate(r)
+            case (_, .constBool(true)):
+                unsetGuard = lg
+                return lv.isBoolean ? lv : .predicate(l)
+            default:
+                if let g = [lg, rg].compactMap({ $0 }).first(where: { !$0.value }) {
+                    unsetGuard = g
+                    return .predicate(g.apply { l($0) && r($0) })
+                }
+                unsetGuard = lg.flatMap { x in rg.map { x.merged($0) } }
+                return .predicate { l($0) && r($0) }
             }
         case .or(let a, let b, _):
             let lv = try compile(a)
+            let lg = unsetGuard
             let rv = try compile(b)
+            let rg = unsetGuard
             let l = try asPredicate(lv, at: a.position)
             let r = try asPredicate(rv, at: b.position)
             switch (lv, rv) {
-            case (.constBool(true), _), (_, .constBool(true)): return .constBool(true)
-            case (.constBool(false), _): return rv.isBoolean ? rv : .predicate(r)
-            case (_, .constBool(false)): return lv.isBoolean ? lv : .predicate(l)
-            default: return .predicate { l($0) || r($0) }
+            case (.constBool(true), _), (_, .constBool(true)):
+                unsetGuard = nil
+                return .constBool(true)
+            case (.constBool(false), _):
+                unsetGuard = rg
+                return rv.isBoolean ? rv : .predicate(r)
+            case (_, .constBool(false)):
+                unsetGuard = lg
+                return lv.isBoolean ? lv : .predicate(l)
+            default:
+                if let g = [lg, rg].compactMap({ $0 }).first(where: { $0.value }) {
+                    unsetGuard = g
+                    return .predicate(g.apply { l($0) || r($0) })
+                }
+                unsetGuard = lg.flatMap { x in rg.map { x.merged($0) } }
+                return .predicate { l($0) || r($0) }
             }
         case .negate(let x, let p):
             let v = try compile(x)
@@ -356,20 +463,108 @@ public final class ExpressionCompiler {
     }
 
     private func variable(_ name: String, _ p: SourcePosition) throws -> CValue {
-        if name == "builtins.uuid4" { return .constString("") }
-        if let info = variables[name] {
-            // User variables are set by rule actions, which this offline engine does not run:
-            // they keep their default value.
-            if info.isArray { return .array([]) }
-            switch info.type {
-            case .string?: return .constString("")
-            case .int?, .time?: return .constInt(0)
-            case .bool?: return .constBool(false)
-            case .ip?, nil: return .untypedDefault
+        if name == "builtins.uuid4" { return ExpressionCompiler.uuid4() }
+        if let d = catalog.declarations[name] { return ExpressionCompiler.read(d) }
+        if resolve(name) != nil { return try identifier(name, p) }
+        // Nothing sets it: it keeps the default of whatever it is compared with.
+        return .untypedDefault
+    }
+
+    /// A variable that `set` actions write, read from the context's store at evaluation time. An
+    /// array yields each of its values, as a field with several values does.
+    static func read(_ d: VariableDeclaration) -> CValue {
+        switch (d.type, d.isArray) {
+        case (.int, false): return .ints({ ctx, body in ctx.variables.readInt(d, ctx, body) }, .int, nil)
+        case (.int, true): return .ints({ ctx, body in ctx.variables.readInts(d, ctx, body) }, .int, nil)
+        case (.bool, _): return .predicate { ctx in ctx.variables.readBool(d, ctx) }
+        case (_, true): return .strings({ ctx, body in ctx.variables.readStrings(d, ctx, body) }, nil)
+        case (_, false): return .strings({ ctx, body in ctx.variables.readString(d, ctx, body) }, nil)
+        }
+    }
+
+    /// `${builtins.uuid4}`: a new random (version 4) UUID at each read.
+    static func uuid4() -> CValue {
+        let scratch = ByteScratch()
+        return .strings({ _, body in scratch.write(capacity: 36, { writeUUID4(&$0) }, body) }, nil)
+    }
+
+    static func writeUUID4(_ w: inout ByteWriter) {
+        var generator = SystemRandomNumberGenerator()
+        var high = generator.next() as UInt64
+        var low = generator.next() as UInt64
+        high = (high & ~0xF000) | 0x4000  // version 4
+        low = (low & ~(0xC000 << 48)) | (0x8000 << 48)  // variant 10
+        let hex = hexDigits
+        for i in 0..<32 {
+            if i == 8 || i == 12 || i == 16 || i == 20 { w.append(UInt8(ascii: "-")) }
+            let word = i < 16 ? high : low
+            let nibble = Int(truncatingIfNeeded: word >> UInt64(60 - 4 * (i % 16))) & 0xF
+            w.append(hex[nibble])
+        }
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// The `${name}` placeholders of a string literal, with the literal text between them.
+    static func placeholders(_ s: String) -> [(literal: Substring, name: Substring?)] {
+        var parts: [(Substring, Substring?)] = []
+        var rest = Substring(s)
+        while let open = rest.range(of: "${") {
+            guard let close = rest[open.upperBound...].firstIndex(of: "}") else { break }
+            let name = rest[open.upperBound..<close]
+            let valid = !name.isEmpty && name.utf8.allSatisfy { c in
+                (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c == 95 || c == 46
+            }
+            if !valid {
+                parts.append((rest[..<rest.index(after: open.lowerBound)], nil))
+                rest = rest[rest.index(after: open.lowerBound)...]
+                continue
+            }
+            parts.append((rest[..<open.lowerBound], name))
+            rest = rest[rest.index(after: close)...]
+        }
+        parts.append((rest, nil))
+        return parts
+    }
+
+    /// A string literal is interpolated when one of its `${...}` names a variable that `set`
+    /// actions write or a builtin (`${builtins.uuid4}`); otherwise it stays as written.
+    func interpolates(_ s: String) -> Bool {
+        guard s.contains("${") else { return false }
+        return ExpressionCompiler.placeholders(s).contains { part in
+            guard let name = part.name else { return false }
+            return name.hasPrefix("builtins.") || catalog.declarations[String(name)] != nil
+        }
+    }
+
+    /// `"text ${variable} text"`: the literal with its placeholders' values at evaluation time
+    /// (a field or variable with several values gives its first; an unset one its default).
+    private func interpolated(_ s: String, _ p: SourcePosition) throws -> CValue? {
+        guard interpolates(s) else { return nil }
+        var pieces: [InterpolatedString.Piece] = []
+        for part in ExpressionCompiler.placeholders(s) {
+            if !part.literal.isEmpty { pieces.append(.literal(Array(part.literal.utf8))) }
+            guard let name = part.name.map(String.init) else { continue }
+            if let d = catalog.declarations[name], d.isArray {
+                throw SECLError("the array variable ${\(name)} cannot be written inside a string", at: p)
+            }
+            let saved = pendingIterator
+            let value = try variable(name, p)
+            if pendingIterator { throw SECLError("${\(name)} iterates: it cannot be written inside a string", at: p) }
+            pendingIterator = saved
+            switch value {
+            case .strings(let read, _): pieces.append(.string(StringSource(read)))
+            case .ints(let read, _, _): pieces.append(.int(IntSource(read)))
+            case .predicate(let f): pieces.append(.bool(PredicateBox(evaluate: f)))
+            case .constString(let c): pieces.append(.literal(Array(c.utf8)))
+            case .constInt(let i): pieces.append(.literal(Array(String(i).utf8)))
+            case .constBool(let b): pieces.append(.literal(Array((b ? "true" : "false").utf8)))
+            case .untypedDefault: break
+            default: throw SECLError("${\(name)} (\(value.typeName)) cannot be written inside a string", at: p)
             }
         }
-        if resolve(name) != nil { return try identifier(name, p) }
-        return .untypedDefault
+        let string = InterpolatedString(pieces)
+        return .strings({ ctx, body in string.read(ctx, body) }, nil)
     }
 
     private func asPredicate(_ v: CValue, at p: SourcePosition) throws -> Predicate {
@@ -450,6 +645,7 @@ public final class ExpressionCompiler {
         pendingIterator = false
         let l = try compile(a)
         let r = try compile(b)
+        unsetGuard = nil
         let iterates = pendingIterator
         pendingIterator = saved
         var positiveOp = op
@@ -469,12 +665,56 @@ public final class ExpressionCompiler {
         if l.isConstant, r.isConstant, !iterates {
             return .constBool(predicate(EvalContext()))
         }
-        // Nothing is in an empty list (a user variable keeping its default, `${cgroup.x}`): the
+        // Nothing is in an empty list (a variable that no action sets, `${cgroup.x}`): the
         // comparison is constant, and folding it lets whole rules fold to never matching.
         if positiveOp == "in", r.isEmptyList {
             return .constBool(negate)
         }
-        return .predicate(predicate)
+        return .predicate(whileUnset(predicate, op: positiveOp, negated: negate, a, b, iterates: iterates))
+    }
+
+    /// A comparison that reads variables `set` actions write, made cheap while no value of them is
+    /// set anywhere (a rule set whose actions have not run yet, or never match): then every read
+    /// gives the default, so a comparison of the variables with constants has the result it has
+    /// for the defaults, computed here, and `x in ${array}` with an empty default is false. The
+    /// store says whether a value is held in one array read (`VariableStore.isHeld`).
+    private func whileUnset(_ predicate: @escaping Predicate, op: String, negated: Bool, _ a: Expr, _ b: Expr, iterates: Bool) -> Predicate {
+        unsetGuard = nil
+        let variables = declaredVariables(a) + declaredVariables(b).filter { d in !declaredVariables(a).contains { $0 === d } }
+        guard !variables.isEmpty else { return predicate }
+        var g: UnsetGuard?
+        if !readsEvent(a) && !readsEvent(b) && !iterates {
+            g = UnsetGuard(variables: variables, value: predicate(EvalContext()))
+        } else if op == "in", case .variable(let name, _) = b, let d = catalog.declarations[name], d.isArray, d.defaultIsEmptyArray {
+            g = UnsetGuard(variables: [d], value: negated)
+        }
+        guard let g else { return predicate }
+        unsetGuard = g
+        return g.apply(predicate)
+    }
+
+    /// The variables that `set` actions write which `e` reads (`${...}`, in strings too).
+    private func declaredVariables(_ e: Expr) -> [VariableDeclaration] {
+        var out: [VariableDeclaration] = []
+        e.forEachName { name, isVariable, _ in
+            if isVariable, let d = catalog.declarations[name], !out.contains(where: { $0 === d }) { out.append(d) }
+        }
+        return out
+    }
+
+    /// Whether `e` reads anything of the event besides variables: a field (as such or as
+    /// `${field}`) or a builtin (`${builtins.uuid4}` changes at each read).
+    private func readsEvent(_ e: Expr) -> Bool {
+        var reads = false
+        e.forEachName { name, isVariable, _ in
+            if isVariable {
+                if catalog.declarations[name] != nil { return }
+                if name.hasPrefix("builtins.") || resolve(name) != nil { reads = true }
+            } else if SECLConstants.integers[name] == nil {
+                reads = true
+            }
+        }
+        return reads
     }
 
     private enum Domain { case string, int, bool, ip }

@@ -58,6 +58,11 @@ public enum PolicyTools {
     }
 
     /// `policy evaluate`: one output line per input line.
+    ///
+    /// Runs the matching rules' `set` actions as the live pipeline does, on one variable store for
+    /// the whole input, and forgets an exited process's variables after its exit event: a rule that
+    /// reads a variable matches offline when the events that set it (in the agent's output) come
+    /// before it in the input.
     public final class Evaluator {
         public let load: PolicyLoader.Result
         private let context = EvalContext()
@@ -66,12 +71,20 @@ public enum PolicyTools {
             load = PolicyLoader(options: options).load(paths: paths)
         }
 
+        /// The variables the evaluated lines have set.
+        public var variables: VariableStore { context.variables }
+
         /// `{"matched": [...]}` or `{"error": "..."}`; nil for blank lines.
         public func evaluate(line: String) -> String? {
             if line.allSatisfy({ $0.isWhitespace }) { return nil }
             do {
                 let event = try EventJSONReader.event(fromLine: line)
-                let ids = load.ruleSet.matches(event, context: context)
+                var ids: [String] = []
+                load.ruleSet.forEachMatch(event, context: context) { rule in
+                    ids.append(rule.id)
+                    rule.runSetActions(context: context)
+                }
+                if event.type == .exit, let process = event.process { context.variables.processExited(process) }
                 return "{\"matched\": [" + ids.map(PolicyTools.jsonString).joined(separator: ", ") + "]}"
             } catch {
                 return "{\"error\": \(PolicyTools.jsonString("\(error)"))}"

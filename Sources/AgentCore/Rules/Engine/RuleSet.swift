@@ -8,6 +8,8 @@ public struct CompiledRule {
     public let definition: RuleDefinition
     /// What the live pipeline does each time the rule matches, in policy order.
     public let actions: [RuleAction]
+    /// Some action is a `set` (`runSetActions` has work).
+    public let hasSetActions: Bool
     /// Necessary condition used to skip the rule for events it cannot match (nil: always evaluated).
     let approver: Approver?
 
@@ -15,6 +17,7 @@ public struct CompiledRule {
          actions: [RuleAction] = []) {
         self.id = id
         self.actions = actions
+        hasSetActions = actions.contains { if case .set = $0.kind { return true } else { return false } }
         self.eventType = eventType
         self.predicate = predicate
         self.definition = definition
@@ -46,12 +49,15 @@ public final class RuleSet {
     private let anyEventIndexRef: Unmanaged<ApproverIndex>
     private let maxWords: Int
     let registry: FieldRegistry
+    /// The variables the rules' `set` actions declare, by scoped name.
+    public let variables: [VariableDeclaration]
 
-    init(rules: [CompiledRule], registry: FieldRegistry) {
+    init(rules: [CompiledRule], registry: FieldRegistry, variables: [VariableDeclaration] = []) {
         var rules = rules
         for i in rules.indices { rules[i].index = i }
         self.rules = rules
         self.registry = registry
+        self.variables = variables
         let maxRaw = Int(EventType.allCases.map(\.rawValue).max() ?? 0)
         var buckets = [[CompiledRule]](repeating: [], count: maxRaw + 1)
         var anyEvent: [CompiledRule] = []

@@ -25,20 +25,36 @@ public final class EvalContext {
         /// Per-evaluation cache of derived byte values, by slot (see `DerivedSlot`).
         var derived: UnsafeMutablePointer<DerivedValue>
         var derivedCount: Int
+        /// The store of variable values (`variables` owns it).
+        unowned(unsafe) var variables: VariableStore
     }
 
     let state: UnsafeMutablePointer<State>
+    private var ownedVariables: VariableStore
     /// The event of contexts made with `init(event:)` or assigned `event` (tests, one-off use).
     private let owned: UnsafeMutablePointer<Event>
 
-    public init(event: Event = Event(type: .exit, payload: .exit(ExitPayload(cause: .exited, code: 0)))) {
+    public init(event: Event = Event(type: .exit, payload: .exit(ExitPayload(cause: .exited, code: 0))),
+                variables: VariableStore = VariableStore()) {
+        ownedVariables = variables
         owned = .allocate(capacity: 1)
         owned.initialize(to: event)
         let bits = UnsafeMutablePointer<UInt64>.allocate(capacity: 8)
         bits.initialize(repeating: 0, count: 8)
         state = .allocate(capacity: 1)
         state.initialize(to: State(event: UnsafePointer(owned), ancestor: nil, generation: 1, candidates: bits, candidateCapacity: 8,
-                                    derived: .allocate(capacity: 0), derivedCount: 0))
+                                    derived: .allocate(capacity: 0), derivedCount: 0, variables: variables))
+    }
+
+    /// The values that `${...}` reads and `set` actions write (`VariableStore.apply`). Each context
+    /// starts with a store of its own; the pipeline and `policy evaluate` keep one for their whole
+    /// stream of events (one store per rule set).
+    public var variables: VariableStore {
+        @inline(__always) get { state.pointee.variables }
+        set {
+            ownedVariables = newValue
+            state.pointee.variables = newValue
+        }
     }
 
     deinit {

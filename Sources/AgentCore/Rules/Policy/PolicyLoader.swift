@@ -45,9 +45,9 @@ public struct PolicyLoader {
         var warnings = files.flatMap(\.warnings)
         let macros = mergeMacros(files, &warnings)
         let rules = mergeRules(files)
-        let variables = PolicyLoader.variables(of: rules)
         let registry = FieldRegistry()
-        let compiler = ExpressionCompiler(registry: registry, macros: macros, variables: variables)
+        let catalog = VariableCatalog(rules: rules, registry: registry)
+        let compiler = ExpressionCompiler(registry: registry, macros: macros, catalog: catalog)
         let version = SemVer(options.compatibilityVersion) ?? SemVer(AgentCompatibility.defaultVersion)!
         var reports: [RuleReport] = []
         var compiled: [CompiledRule] = []
@@ -91,7 +91,8 @@ public struct PolicyLoader {
             }
             reports.append(report)
         }
-        return Result(reports: reports, ruleSet: RuleSet(rules: compiled, registry: registry), warnings: warnings, fileErrors: [])
+        let ruleSet = RuleSet(rules: compiled, registry: registry, variables: catalog.declarations.values.sorted { $0.scopedName < $1.scopedName })
+        return Result(reports: reports, ruleSet: ruleSet, warnings: warnings, fileErrors: [])
     }
 
     /// The rule's `actions:`, each with its `filter`. An action kind the agent does not run (`coredump`,
@@ -117,7 +118,13 @@ public struct PolicyLoader {
             }
             let body = action[kind] as? [String: Any] ?? [:]
             switch kind {
-            case "set": out.append(RuleAction(kind: .set(try SetAction.compile(body, compiler: compiler)), filter: filter))
+            case "set":
+                guard let body = action[kind] as? [String: Any] else { throw ActionError("action #\(i + 1): set must be a mapping") }
+                do {
+                    out.append(RuleAction(kind: .set(try SetAction.compile(body, compiler: compiler, eventType: eventType)), filter: filter))
+                } catch let e as ActionError {
+                    throw ActionError("action #\(i + 1): \(e.message)")
+                }
             case "kill": out.append(RuleAction(kind: .kill(try KillAction.parse(body)), filter: filter))
             case "hash": out.append(RuleAction(kind: .hash(try HashAction.parse(body, eventType: eventType, registry: compiler.registry)), filter: filter))
             default: throw ActionError("action '\(kind)' is not supported by this agent")
@@ -234,47 +241,5 @@ public struct PolicyLoader {
             }
         }
         return order.compactMap { byID[$0] }
-    }
-
-    /// Variables declared by `set` actions, typed from their value, field or default value.
-    static func variables(of rules: [RuleDefinition]) -> [String: VariableInfo] {
-        let registry = FieldRegistry.listing
-        var out: [String: VariableInfo] = [:]
-        for rule in rules {
-            for action in rule.actions {
-                guard let a = action as? [String: Any], let set = a["set"] as? [String: Any],
-                      let name = PolicyParser.string(set["name"]) else { continue }
-                let scope = PolicyParser.string(set["scope"]) ?? ""
-                let key = scope.isEmpty ? name : "\(scope).\(name)"
-                let append = PolicyParser.bool(set["append"])
-                var type: SECLType?
-                var isArray = append
-                func typeOf(_ v: Any?) -> SECLType? {
-                    switch v {
-                    case is Bool: return .bool
-                    case is Int: return .int
-                    case is String: return .string
-                    case let list as [Any]:
-                        isArray = true
-                        return typeOf(list.first)
-                    default: return nil
-                    }
-                }
-                if let v = set["value"] {
-                    type = typeOf(v)
-                } else if let f = PolicyParser.string(set["field"]) {
-                    let spec = registry.lookup(f)
-                    type = spec?.type ?? .string
-                    if spec?.isArray == true { isArray = true }
-                } else if let d = set["default_value"] {
-                    type = typeOf(d)
-                } else if let e = PolicyParser.string(set["expression"]) {
-                    type = e.hasPrefix("\"") ? .string : nil
-                }
-                if type == .bool, (set["value"] as? Bool) != nil { isArray = append }
-                out[key] = VariableInfo(type: type, isArray: isArray)
-            }
-        }
-        return out
     }
 }

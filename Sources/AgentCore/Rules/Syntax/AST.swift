@@ -30,11 +30,14 @@ indirect enum Expr {
         }
     }
 
-    /// Calls `visit` on every identifier and variable name in the tree.
+    /// Calls `visit` on every identifier and variable name in the tree, the `${...}` written inside
+    /// string literals included (as variables).
     func forEachName(_ visit: (String, Bool, SourcePosition) -> Void) {
         switch self {
         case .identifier(let n, let p): visit(n, false, p)
         case .variable(let n, let p): visit(n, true, p)
+        case .string(let s, let p) where s.contains("${"):
+            for part in ExpressionCompiler.placeholders(s) { if let name = part.name { visit(String(name), true, p) } }
         case .array(let items, _): items.forEach { $0.forEachName(visit) }
         case .not(let e, _), .negate(let e, _): e.forEachName(visit)
         case .and(let a, let b, _), .or(let a, let b, _), .compare(_, let a, let b, _), .arith(_, let a, let b, _):
