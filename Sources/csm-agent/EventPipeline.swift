@@ -57,7 +57,16 @@ final class EventPipeline {
         let h = actions.hasher.counters
         return ["kills_performed=\(k.performed + k.partiallyPerformed)", "kills_disarmed=\(k.disarmed)", "kills_refused=\(k.refused)",
                 "kills_failed=\(k.failed)", "hashes_submitted=\(h.submitted)", "hashes_done=\(h.hashed)", "hash_cache_hits=\(h.cacheHits)",
-                "hash_rate_limited=\(h.rateLimited)", "hash_errors=\(h.errors)"]
+                "hash_rate_limited=\(h.rateLimited)", "hash_errors=\(h.errors)"] + variableCounters
+    }
+
+    /// The variable store's counters, `key=value` (every loss of a value is counted there).
+    private var variableCounters: [String] {
+        let v = evalContext.variables.stats
+        return ["variable_sets=\(v.sets)", "variable_process_images=\(v.processImages)", "variable_containers=\(v.containers)",
+                "variable_bytes=\(v.bytes)",
+                "variable_evictions=\(v.processEvictions + v.exitedProcessEvictions + v.containerEvictions + v.cgroupEvictions + v.byteEvictions)",
+                "variable_values_dropped=\(v.arrayValuesDropped + v.valuesTooLong + v.valuesOverBudget)"]
     }
 
     private func writeLine(_ event: Event, _ context: AgentContext) {
@@ -86,6 +95,8 @@ final class EventPipeline {
         }
         if let rules {
             withUnsafePointer(to: &event) { evaluate($0, rules) }
+            // An exited process's variables go with it (its children keep what they inherited).
+            if event.type == .exit, let process = event.process { evalContext.variables.processExited(process) }
         }
         do { try output.flushIfFull() } catch { outputError = error }
     }
@@ -95,6 +106,8 @@ final class EventPipeline {
         rules.ruleSet.forEachMatch(at: event, context: context) { rule in
             let index = rule.index
             rules.count(index)
+            // Variables first, as Datadog's agent sets them: the rules after this one see them.
+            rule.runSetActions(context: context)
             // Responses run on every match: neither a rate limit nor `silent` may hold back a kill.
             var reports: [[UInt8]] = []
             if rules.hasKill[index] {

@@ -65,9 +65,18 @@ struct PolicyCommand: ParsableCommand {
                 input = h
             }
             var pending = Data()
+            var lineNumber = 0
             func flush(_ lineData: Data) {
+                lineNumber += 1
                 let line = String(decoding: lineData, as: UTF8.self)
-                if let out = evaluator.evaluate(line: line) { print(out) }
+                let failedBefore = evaluator.failedLines
+                if let out = evaluator.evaluate(line: line) {
+                    print(out)
+                    // The error stays on stdout too, so that output line N answers input line N.
+                    if evaluator.failedLines > failedBefore {
+                        FileHandle.standardError.write(Data("error: line \(lineNumber): \(out)\n".utf8))
+                    }
+                }
             }
             while true {
                 let chunk = input.readData(ofLength: 1 << 16)
@@ -79,6 +88,10 @@ struct PolicyCommand: ParsableCommand {
                 }
             }
             if !pending.isEmpty { flush(pending) }
+            if evaluator.failedLines > 0 || !evaluator.load.fileErrors.isEmpty {
+                FileHandle.standardError.write(Data("error: \(evaluator.failedLines) of \(lineNumber) lines could not be evaluated\n".utf8))
+                throw ExitCode.failure
+            }
         }
     }
 }

@@ -326,3 +326,53 @@ rules:
     event = agent.find(lambda e: e["agent"]["rule_id"] == "hash_big")[0]
     assert event["file"]["hash_state"] == "FileTooBig"
     assert "hashes" not in event["file"]
+
+
+def test_set_action_then_a_rule_reading_the_variable(start_agent, tmp_path):
+    import subprocess
+    import sys
+    marker = tmp_path / "marker.txt"
+    secret = tmp_path / "secret.txt"
+    for f in (marker, secret):
+        f.write_text("x")
+    policy = write_raw_policy(tmp_path / "vars.policy", f"""
+version: 1.0.0
+rules:
+  - id: mark_process
+    expression: open.file.path == "{marker}"
+    actions:
+      - set:
+          name: marked
+          value: true
+          scope: process
+          inherited: true
+      - set:
+          name: markers
+          field: process.comm
+          append: true
+  - id: marked_reads_secret
+    expression: open.file.path == "{secret}" && ${{process.marked}}
+  - id: global_markers
+    expression: open.file.path == "{secret}" && "python3" in ${{markers}}
+""")
+    agent = start_agent("--policy", str(policy))
+    # A process that never opened the marker: nothing fires.
+    subprocess.run([sys.executable, "-c", f"open({str(secret)!r}).close()"], check=True)
+    # A process that opens the marker, then the secret; its child, which inherits the variable, too.
+    script = tmp_path / "marked.py"
+    script.write_text(
+        "import os, subprocess, sys\n"
+        f"open({str(marker)!r}).close()\n"
+        f"open({str(secret)!r}).close()\n"
+        f"subprocess.run([sys.executable, '-c', {'open(%r).close()' % str(secret)!r}], check=True)\n"
+        "print(os.getpid())\n")
+    marked = subprocess.run([sys.executable, str(script)], check=True, capture_output=True, text=True)
+    marked_pid = int(marked.stdout.strip())
+    matches = agent.find(lambda e: e["agent"]["rule_id"] == "marked_reads_secret", count=2)
+    time.sleep(0.5)
+    pids = [e["process"]["pid"] for e in matches_of(agent, "marked_reads_secret")]
+    assert pids[0] == marked_pid and len(pids) == 2 and pids[1] != marked_pid, pids
+    assert matches_of(agent, "marked_reads_secret")[1]["process"]["ppid"] == marked_pid
+    assert matches_of(agent, "mark_process")[0]["process"]["pid"] == marked_pid
+    globals_ = matches_of(agent, "global_markers")
+    assert globals_ and globals_[0]["process"]["pid"] == marked_pid

@@ -63,9 +63,15 @@ public enum PolicyTools {
     /// the whole input, and forgets an exited process's variables after its exit event: a rule that
     /// reads a variable matches offline when the events that set it (in the agent's output) come
     /// before it in the input.
+    ///
+    /// Lines are read through one `EventReplay`, so that process entries are shared across lines as
+    /// the live process cache shares them (an exec's environment serves the process's later events).
     public final class Evaluator {
         public let load: PolicyLoader.Result
         private let context = EvalContext()
+        private let replay = EventReplay()
+        /// Lines answered with an error so far.
+        public private(set) var failedLines = 0
 
         public init(paths: [String], options: PolicyLoader.Options = .init()) {
             load = PolicyLoader(options: options).load(paths: paths)
@@ -78,7 +84,7 @@ public enum PolicyTools {
         public func evaluate(line: String) -> String? {
             if line.allSatisfy({ $0.isWhitespace }) { return nil }
             do {
-                let event = try EventJSONReader.event(fromLine: line)
+                let event = try replay.event(fromLine: line)
                 var ids: [String] = []
                 load.ruleSet.forEachMatch(event, context: context) { rule in
                     ids.append(rule.id)
@@ -87,6 +93,7 @@ public enum PolicyTools {
                 if event.type == .exit, let process = event.process { context.variables.processExited(process) }
                 return "{\"matched\": [" + ids.map(PolicyTools.jsonString).joined(separator: ", ") + "]}"
             } catch {
+                failedLines += 1
                 return "{\"error\": \(PolicyTools.jsonString("\(error)"))}"
             }
         }
