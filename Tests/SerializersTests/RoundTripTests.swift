@@ -160,6 +160,13 @@ final class RoundTripTests: XCTestCase {
         }
     }
 
+    /// Rules whose matches depend on a value the JSON cannot carry (see `exclusions`), with why.
+    static let knownDifferences: [String: String] = [
+        // exec.cgroup.id != process.parent.cgroup.id: a parent's cgroup is not written (the schema's
+        // process objects have no cgroup). Silent in Datadog's policy: it only sets variables.
+        "execution_context_cgroup": "process.parent.cgroup.id",
+    ]
+
     /// Datadog's default policy and the agent's own find the same rules on every fixture directly
     /// and read back from its line, alone (`policy evaluate`) and replayed in order (`EventReplay`).
     func testPoliciesMatchTheSameAfterTheRoundTrip() throws {
@@ -176,9 +183,10 @@ final class RoundTripTests: XCTestCase {
             var matched = 0
             for (name, event) in events {
                 let line = serializer.line(event, context: Fixtures.context)
-                let direct = set.matches(event)
-                XCTAssertEqual(set.matches(try EventJSONReader.event(fromLine: line)), direct, "\(name), \(path)")
-                XCTAssertEqual(set.matches(try replay.event(fromLine: line)), direct, "\(name) replayed, \(path)")
+                let known = Self.knownDifferences
+                let direct = set.matches(event).filter { !known.keys.contains($0) }
+                XCTAssertEqual(set.matches(try EventJSONReader.event(fromLine: line)).filter { !known.keys.contains($0) }, direct, "\(name), \(path)")
+                XCTAssertEqual(set.matches(try replay.event(fromLine: line)).filter { !known.keys.contains($0) }, direct, "\(name) replayed, \(path)")
                 matched += direct.count
             }
             if path == corpus { XCTAssertGreaterThan(matched, 10) }
