@@ -36,8 +36,10 @@ final class EventPipeline {
     func replaceRules(_ new: DetectionRules) {
         if let old = rules { stats.addRuleCounts(old.counts()) }
         rules = new
-        // A new policy starts with every kill armed, as Datadog's agent does.
+        // A new policy starts with every kill armed and no variable set, as with Datadog's agent (a
+        // variable may even change type from one policy to the next).
         actions.killer.reset()
+        evalContext.variables = VariableStore()
     }
 
     /// Writes the rule lines whose hashes are done (called every loop iteration).

@@ -83,6 +83,9 @@ public final class EventReplay {
     }
 
     private func share(_ entry: ProcessEntry, parent: ProcessEntry?, carriesEnvs: Bool) -> ProcessEntry {
+        // An image whose fork and exec times are both unknown (hand-written events) has nothing
+        // that tells it apart from another process that had the same pid: it is not shared.
+        if entry.forkTimeNs == 0, entry.execTimeNs == 0 { return entry }
         let key = Key(pid: entry.pid, forkTimeNs: entry.forkTimeNs, execTimeNs: entry.execTimeNs)
         if let known = processes[key] {
             update(known, from: entry, carriesEnvs: carriesEnvs)
