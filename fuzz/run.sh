@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs each fuzzer of fuzz/ (libFuzzer, AddressSanitizer) for SECONDS seconds:
 #   bash fuzz/run.sh [SECONDS] [TARGET...]      (default: 5 seconds, every target)
-# `make test` runs it for a few seconds per target; run it by hand for longer (e.g. 600).
+#   FUZZ_RUNS=20000 bash fuzz/run.sh            (instead: that many inputs, seed 1: the same inputs
+#                                                every run, so that `make test` cannot fail by chance)
+# `make test` runs the fixed-seed form; run it by hand by time for longer (e.g. 600).
 # First every saved regression input (fuzz/regressions/TARGET/) is run once: each is a crash that was
 # found and fixed. Then the fuzzer runs on a scratch copy of the seed corpus (fuzz/corpus/TARGET/),
 # so the repository is not modified; a new crash is written into fuzz/regressions/TARGET/ (commit it
@@ -29,8 +31,14 @@ for target in "${TARGETS[@]}"; do
     scratch="$(mktemp -d /tmp/csm-fuzz-$target.XXXXXX)"
     cp -r "corpus/$target/." "$scratch/" 2>/dev/null || true
     rm -f "$scratch/.gitkeep"
-    echo "fuzz: $target for ${SECONDS_PER_TARGET}s" >&2
-    if ! "$binary" -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+    if [[ -n "${FUZZ_RUNS:-}" ]]; then
+        budget=(-runs="$FUZZ_RUNS" -seed=1)
+        echo "fuzz: $target for $FUZZ_RUNS inputs (seed 1)" >&2
+    else
+        budget=(-max_total_time="$SECONDS_PER_TARGET")
+        echo "fuzz: $target for ${SECONDS_PER_TARGET}s" >&2
+    fi
+    if ! "$binary" "${budget[@]}" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
             -artifact_prefix="$regressions/" "$scratch" 2> "$scratch.log"; then
         tail -40 "$scratch.log" >&2
         echo "fuzz: $target found a crash: saved in $regressions/ (add it to the repository with the fix)" >&2

@@ -81,6 +81,12 @@ final class PolicyInputLimitsTests: XCTestCase {
         }
     }
 
+    /// Found by fuzz/FuzzPolicy: Yams traps building a dictionary whose key is a sequence.
+    func testNonScalarMappingKeysAreRefused() {
+        XCTAssertEqual(message("macros:\n  - [\"/a\"]: x\n"), "hostile.policy: a mapping key that is not a scalar at line 2")
+        XCTAssertEqual(message("rules:\n  - ? {a: b}\n    : x\n"), "hostile.policy: a mapping key that is not a scalar at line 2")
+    }
+
     func testCorpusIsWithinTheLimits() throws {
         let text = try String(contentsOfFile: T.corpus, encoding: .utf8)
         XCTAssertNoThrow(try PolicyParser.parse(text: text, path: "datadog-default.policy"))

@@ -96,6 +96,11 @@ public struct PolicyInputLimits: Sendable, Equatable {
                 break
             case .mapping(let mapping):
                 for (key, value) in mapping {
+                    // Yams turns a mapping into a Swift dictionary, and a sequence or mapping as a key
+                    // traps there (found by fuzz/FuzzPolicy). No policy key is anything but a scalar.
+                    if case .scalar = key {} else {
+                        throw LimitError("a mapping key that is not a scalar at line \(key.mark?.line ?? line)")
+                    }
                     try walk(key, depth + 1)
                     try walk(value, depth + 1)
                 }
