@@ -76,6 +76,13 @@ public final class LoadedProbes {
         self.unavailableEventTypes = unavailableTypes
     }
 
+    /// Starts detaching every program, in the background (see `LinkDetacher`): once it has
+    /// finished no event is produced, so what is left in the ring buffer is bounded by its size.
+    /// The maps stay.
+    public func startDetaching() -> LinkDetacher {
+        LinkDetacher(links)
+    }
+
     /// Records the kernel could not write, per event type, summed over CPUs.
     public func lostCounts() -> [EventType: UInt64] {
         var result: [EventType: UInt64] = [:]

@@ -17,8 +17,10 @@ struct AgentRunner {
     static let lostCheckIntervalNs: UInt64 = 5_000_000_000
     /// Records handled per libbpf call before the loop flushes output and checks for a stop.
     static let recordsPerCall = 16_384
-    /// How long the final drain after SIGTERM may take before the agent exits anyway.
-    static let finalDrainNs: UInt64 = 2_000_000_000
+    /// How long the drain after SIGTERM may take, from the signal, before the agent exits anyway:
+    /// the probes detach meanwhile (1–3 s here, by the host's load: see `LinkDetacher`), and what
+    /// they left is drained after them.
+    static let finalDrainNs: UInt64 = 1_700_000_000
     /// How long the stop waits for hashes under way before their lines are written without them.
     static let finalHashWaitNs: UInt64 = 500_000_000
 
@@ -126,16 +128,30 @@ struct AgentRunner {
         }
 
         SystemdNotify.send("STOPPING=1")
-        // Drain what is left, bounded in time: producers may still be running.
+        // Stop the producers while draining: detaching takes a while (see `LinkDetacher`), and the
+        // ring buffer keeps filling until it is done. Then what is left is bounded by the ring's
+        // size: drain it, bounded in time. What the deadline leaves unread is counted.
         let drainDeadline = BootClock.nowBootNs() &+ AgentRunner.finalDrainNs
+        let detacher = probes.startDetaching()
+        while !detacher.isFinished {
+            if try ring.consume(budget: AgentRunner.recordsPerCall) < AgentRunner.recordsPerCall {
+                try ring.poll(timeoutMs: 5, budget: AgentRunner.recordsPerCall)
+            }
+            try output.flush()
+        }
         while try ring.consume(budget: AgentRunner.recordsPerCall) == AgentRunner.recordsPerCall,
               BootClock.nowBootNs() < drainDeadline {
             try output.flush()
         }
+        let unread = try ring.discardAvailable()
+        if unread > 0 {
+            Log.warning("stop: \(unread) events still in the ring buffer after the \(AgentRunner.finalDrainNs / 1_000_000) ms drain were not handled")
+        }
         pipeline.finishActions(timeoutNs: AgentRunner.finalHashWaitNs)
         try output.flush()
+        let counters = (pipeline.rules == nil ? [] : pipeline.actionCounters) + ["unread_at_stop=\(unread)"]
         Log.info(pipeline.stats.line(lost: probes.lostCounts(), resolvers: resolvers.stats, current: pipeline.rules?.counts() ?? [],
-                                         extra: pipeline.rules == nil ? [] : pipeline.actionCounters))
+                                     extra: counters))
     }
 
     private func mode(_ rules: DetectionRules?) -> String {
