@@ -1,5 +1,8 @@
 /// Lexical path clean-up for paths the kernel could not resolve (a failed open's argument): removes
 /// empty and `.` components and folds `..`. Symlinks are not consulted: there is no file to follow.
+/// Works on kernel texts (`String(kernelBytes:)`) and their concatenations: `/` and `.` are never
+/// part of an escape, and the result is made canonical (`String(canonicalKernelText:)`) since the
+/// pieces joined may have been escaped apart.
 public enum PathNormalizer {
     public static func normalize(_ path: String) -> String {
         guard path.hasPrefix("/") else { return path }
@@ -11,6 +14,6 @@ public enum PathNormalizer {
             default: parts.append(component)
             }
         }
-        return "/" + parts.joined(separator: "/")
+        return String(canonicalKernelText: "/" + parts.joined(separator: "/"))
     }
 }

@@ -5,6 +5,7 @@ Every line the agent writes during a test session is validated against the repos
 """
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -17,6 +18,19 @@ REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "schema" / "backend_event.schema.json"
 AGENT = Path(os.environ.get("CSM_AGENT", REPO / ".build" / "release" / "csm-agent"))
 IN_CI = os.environ.get("CI") == "true"
+
+
+_HEX_ESCAPE = re.compile(rb"\\x([0-9a-fA-F]{2})")
+
+
+def decode_kernel_text(text):
+    """The bytes a string of the agent's output stands for (`String(kernelBytes:)`, README "Bytes
+    that are not UTF-8"): text holding `\\x` and two hex digits is escaped, each `\\xHH` being its
+    byte; any other text is its own UTF-8."""
+    raw = text.encode("utf-8")
+    if not _HEX_ESCAPE.search(raw):
+        return raw
+    return _HEX_ESCAPE.sub(lambda match: bytes([int(match.group(1), 16)]), raw)
 
 
 def require(condition, reason):

@@ -1,6 +1,8 @@
 """open events: real paths from the kernel's struct file, failures made absolute, hostile names."""
 import os
 
+from conftest import decode_kernel_text
+
 CSM_MAX_PATH_DEPTH = 96  # bpf/include/events.h
 
 
@@ -106,10 +108,37 @@ def test_hostile_file_name(agent, tmp_path):
     target = os.path.join(os.fsencode(tmp_path), name)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT, 0o600)
     os.close(fd)
-    expected = str(tmp_path) + "/new\nline \"quoted\" \\ \x01\\xff\\xfe.txt"
+    # Invalid bytes make the text escaped: each is `\xNN`, and the literal backslash is `\x5c`.
+    expected = str(tmp_path) + "/new\nline \"quoted\" \\x5c \x01\\xff\\xfe.txt"
     event = agent.find(opened(expected))[0]
-    assert event["file"]["name"] == "new\nline \"quoted\" \\ \x01\\xff\\xfe.txt"
+    assert event["file"]["name"] == "new\nline \"quoted\" \\x5c \x01\\xff\\xfe.txt"
     assert event["file"]["inode"] == os.stat(target).st_ino
+    assert decode_kernel_text(event["file"]["path"]) == target
+    assert decode_kernel_text(event["file"]["name"]) == name
+
+
+def test_non_utf8_name_and_its_escaped_look_alike_are_told_apart(agent, tmp_path):
+    """`x` + the byte 0xff and the four characters `x\\xff`: two files, two paths, each decoding
+    to its own bytes."""
+    directory = os.fsencode(tmp_path)
+    raw = os.path.join(directory, b"x\xff")
+    literal = os.path.join(directory, b"x\\xff")
+    for target in (raw, literal):
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o600))
+    paths = {}
+    for target in (raw, literal):
+        os.close(os.open(target, os.O_RDONLY))
+        inode = os.stat(target).st_ino
+        event = agent.find(lambda e: (
+            e["evt"]["name"] == "open" and e["process"]["pid"] == os.getpid()
+            and e["file"].get("inode") == inode and e["file"]["flags"][0] == "O_RDONLY"))[0]
+        paths[target] = event["file"]["path"]
+        assert decode_kernel_text(event["file"]["path"]) == target
+        assert decode_kernel_text(event["file"]["name"]) == os.path.basename(target)
+        assert decode_kernel_text(event["syscall"]["open"]["path"]) == target
+    assert paths[raw] != paths[literal]
+    assert paths[raw] == str(tmp_path) + "/x\\xff"
+    assert paths[literal] == str(tmp_path) + "/x\\x5cxff"
 
 
 def test_path_deeper_than_walk_limit_is_flagged(agent, tmp_path):

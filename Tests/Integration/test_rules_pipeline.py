@@ -2,9 +2,11 @@
 
 Each test starts its own agent with its own policy (the session's `agent` fixture writes every event)
 and triggers real opens of files it creates, so the ground truth is the test's own pid and paths."""
+import json
 import os
 import re
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -111,6 +113,37 @@ def test_one_line_per_matching_rule_and_group_id(start_agent, tmp_path):
     lines = [e for e in agent.events if e.get("file", {}).get("path") == str(target)]
     assert [e["agent"]["rule_id"] for e in lines] == ["first_rule", "grouped"]
     assert lines[0]["date"] == lines[1]["date"] == first[0]["date"]
+
+
+def test_rules_tell_a_non_utf8_name_from_its_escaped_look_alike(start_agent, tmp_path):
+    """A rule matches the text the agent writes: the byte 0xff is `\\xff`, the four characters
+    `\\xff` are `\\x5cxff` (SECL keeps a backslash that escapes neither a quote nor a backslash).
+    Live and offline (`policy evaluate` on the written lines) agree."""
+    directory = os.fsencode(tmp_path)
+    raw = os.path.join(directory, b"x\xff")
+    literal = os.path.join(directory, b"x\\xff")
+    for target in (raw, literal):
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o600))
+    policy = write_policy(tmp_path / "bytes.policy", [
+        {"id": "raw_byte_name", "expression": 'open.file.name == "x\\xff" && process.pid == ' + str(os.getpid())},
+        {"id": "literal_name", "expression": 'open.file.name == "x\\x5cxff" && process.pid == ' + str(os.getpid())},
+    ])
+    agent = start_agent("--policy", str(policy))
+    for target in (raw, literal):
+        touch_open(target)
+    agent.find(lambda e: e["agent"]["rule_id"] == "raw_byte_name")
+    agent.find(lambda e: e["agent"]["rule_id"] == "literal_name")
+    time.sleep(0.5)
+    matched = {(e["agent"]["rule_id"], e["file"]["inode"]) for e in agent.events}
+    assert matched == {("raw_byte_name", os.stat(raw).st_ino), ("literal_name", os.stat(literal).st_ino)}
+
+    recorded = tmp_path / "matches.jsonl"
+    recorded.write_text("".join(json.dumps(e) + "\n" for e in agent.events))
+    result = subprocess.run([str(AGENT), "policy", "evaluate", "--policy", str(policy), str(recorded)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    offline = [json.loads(line)["matched"] for line in result.stdout.splitlines()]
+    assert offline == [[e["agent"]["rule_id"]] for e in agent.events]
 
 
 def test_all_events_beside_rules_writes_each_event_once(start_agent, tmp_path):

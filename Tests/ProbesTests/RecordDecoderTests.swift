@@ -60,6 +60,26 @@ final class RecordDecoderTests: XCTestCase {
         XCTAssertEqual(event.outcome, .error)
     }
 
+    /// The directory and the relative path are decoded apart, then joined: the joined text is the
+    /// encoding of the joined bytes (`a\b` escaped as `a\x5cb` only while an invalid byte remains).
+    func testFailedRelativeOpenJoinsToCanonicalText() throws {
+        for (base, user, expected) in [
+            (Array("/d".utf8) + [0xFF], Array("a\\b".utf8), "/d\\xff/a\\x5cb"),
+            (Array("/d".utf8) + [0xFF], Array("../a\\b".utf8), "/a\\b"),
+            (Array("/d".utf8), Array("x\\xff".utf8), "/d/x\\x5cxff"),
+        ] {
+            var fixed = csm_open_event()
+            fixed.hdr = header(CSM_EVENT_OPEN)
+            fixed.retval = -2
+            fixed.file.path_len = UInt16(base.count)
+            fixed.user_path_len = UInt32(user.count)
+            let event = try decoder.decode(bytes: RecordFixture.record(fixed, data: base + user))
+            guard case let .open(open) = event.payload else { return XCTFail("not an open payload") }
+            XCTAssertEqual(open.file.path, expected)
+            XCTAssertEqual(open.file.name, FileInfo.baseName(of: String(kernelBytes: [UInt8](decodingKernelString: expected))))
+        }
+    }
+
     func testInvalidUTF8AndControlBytesSurvive() throws {
         var fixed = csm_open_event()
         fixed.hdr = header(CSM_EVENT_OPEN)

@@ -18,6 +18,8 @@ final class HostileStringTests: XCTestCase {
         String(kernelBytes: [0x2F, 0x74, 0x6D, 0x70, 0x2F, 0xFF, 0xFE, 0x0A, 0xC3]),
         String(kernelBytes: [0xE2, 0x80, 0xA8, 0xE2, 0x80]),
         String(kernelBytes: [0xED, 0xA0, 0x80]),  // an encoded surrogate: invalid UTF-8
+        String(kernelBytes: Array("x\\xff".utf8)),  // the four characters `\xff`: `x\x5cxff`
+        String(kernelBytes: [0x61, 0x5C, 0x22, 0xFF]),  // a backslash beside an invalid byte
         String(repeating: "A\"\\\n", count: 50_000),
         String((0..<0x20).map { Character(Unicode.Scalar($0)) }),
     ]
@@ -83,5 +85,20 @@ final class HostileStringTests: XCTestCase {
         var writer = JSONWriter()
         writer.string(value)
         XCTAssertEqual(String(decoding: writer.bytes, as: UTF8.self), #""a\\xffb""#)
+    }
+
+    /// The byte 0xff and the four characters `\xff` are two JSON strings, each decoding to its bytes.
+    func testInvalidByteAndItsLookAlikeAreDistinctStrings() throws {
+        let raw: [UInt8] = [0x78, 0xFF]
+        let literal = Array("x\\xff".utf8)
+        var written: [String] = []
+        for bytes in [raw, literal] {
+            var writer = JSONWriter()
+            writer.string(String(kernelBytes: bytes))
+            written.append(String(decoding: writer.bytes, as: UTF8.self))
+            let parsed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(writer.bytes), options: .fragmentsAllowed) as? String)
+            XCTAssertEqual([UInt8](decodingKernelString: parsed), bytes)
+        }
+        XCTAssertEqual(written, [#""x\\xff""#, #""x\\x5cxff""#])
     }
 }

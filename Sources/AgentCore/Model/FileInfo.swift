@@ -1,7 +1,7 @@
 /// A file as the kernel described it: identity (inode, mount), ownership, times and its path.
 ///
-/// Paths come from kernel bytes; bytes that are not UTF-8 were escaped as `\xNN` when decoded
-/// (see `String(kernelBytes:)`), so every `String` here is valid Unicode.
+/// Paths come from kernel bytes, as `String(kernelBytes:)` encodes them: valid Unicode that decodes
+/// back to the kernel's bytes (bytes that are not UTF-8 are `\xNN`).
 public struct FileInfo: Sendable, Equatable {
     /// Absolute path, or what could be resolved of it (see `pathResolutionError`).
     public var path: String
@@ -66,7 +66,11 @@ public struct FileInfo: Sendable, Equatable {
             if end == 1, bytes[0] == slash { return "/" }
             var start = end
             while start > 0, bytes[start - 1] != slash { start -= 1 }
-            return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+            let name = UnsafeBufferPointer(rebasing: bytes[start..<end])
+            // A name cut from an escaped path (`/d\xff/a\x5cb`) is made canonical (`a\b`): see
+            // `String(canonicalKernelText:)`.
+            if name.contains(UInt8(ascii: "\\")) { return String(kernelBytes: [UInt8](decodingKernelString: name)) }
+            return String(decoding: name, as: UTF8.self)
         }
     }
 }

@@ -52,22 +52,24 @@ public final class CgroupFSResolver: CgroupResolving {
     /// The first cgroup2 mount in a mountinfo file; `/sys/fs/cgroup` when none is found.
     public static func discoverRoot(mountinfo: String = "/proc/self/mountinfo") -> String {
         guard let (bytes, _) = SysFS.readFile(mountinfo, limit: 1 << 20) else { return "/sys/fs/cgroup" }
-        for line in String(kernelBytes: bytes).split(separator: "\n") {
+        // Fields are split on the bytes: the text of one mount point is decoded alone (a mount
+        // point elsewhere in the file that is not UTF-8 does not change how this one reads).
+        let space = UInt8(ascii: " ")
+        for line in bytes.split(separator: UInt8(ascii: "\n")) {
             // `36 25 0:31 / /sys/fs/cgroup rw,... - cgroup2 cgroup2 rw`
-            let fields = line.split(separator: " ")
-            guard let dash = fields.firstIndex(of: "-"), dash >= 5, dash + 1 < fields.count else { continue }
-            if fields[dash + 1] == "cgroup2", fields[3] == "/" {
-                return unescapeMountPath(String(fields[4]))
+            let fields = line.split(separator: space)
+            guard let dash = fields.firstIndex(where: { $0.elementsEqual([UInt8(ascii: "-")]) }), dash >= 5, dash + 1 < fields.count else { continue }
+            if fields[dash + 1].elementsEqual("cgroup2".utf8), fields[3].elementsEqual([UInt8(ascii: "/")]) {
+                return unescapeMountPath(fields[4])
             }
         }
         return "/sys/fs/cgroup"
     }
 
     /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-    private static func unescapeMountPath(_ path: String) -> String {
-        guard path.contains("\\") else { return path }
+    private static func unescapeMountPath(_ path: ArraySlice<UInt8>) -> String {
         var bytes: [UInt8] = []
-        let utf8 = Array(path.utf8)
+        let utf8 = Array(path)
         var index = 0
         while index < utf8.count {
             if utf8[index] == UInt8(ascii: "\\"), index + 3 < utf8.count,

@@ -159,11 +159,11 @@ public final class MountResolver {
     private func loadNamespace(ofPid pid: UInt32) {
         guard let namespace = namespaceInode(ofPid: pid), !loadedNamespaces.contains(namespace),
               loadedNamespaces.count < Self.maxNamespaces,
-              let text = Self.readFile("\(procRoot)/\(pid)/mountinfo") else { return }
+              let bytes = Self.readFile("\(procRoot)/\(pid)/mountinfo") else { return }
         procReads += 1
         loadedNamespaces.insert(namespace)
-        for line in text.split(separator: "\n") {
-            if var mount = Self.parseMountinfoLine(line) {
+        for line in bytes.split(separator: UInt8(ascii: "\n")) {
+            if var mount = Self.parseMountinfoLine(bytes: line) {
                 mount.namespace = namespace
                 // Events already applied are newer than this read: keep them.
                 if byID[mount.id] == nil { add(mount) }
@@ -173,24 +173,31 @@ public final class MountResolver {
 
     /// One /proc/<pid>/mountinfo line: `id parent major:minor root mountpoint opts [optional...] - fstype source superopts`.
     public static func parseMountinfoLine(_ line: Substring) -> Mount? {
-        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-        guard fields.count >= 7, let id = UInt32(fields[0]), let parent = UInt32(fields[1]),
-              let dash = fields.firstIndex(of: "-"), dash >= 6, dash + 2 < fields.count else { return nil }
-        let numbers = fields[2].split(separator: ":")
-        guard numbers.count == 2, let major = UInt32(numbers[0]), let minor = UInt32(numbers[1]) else { return nil }
+        parseMountinfoLine(bytes: Array(line.utf8)[...])
+    }
+
+    /// The same on the line's bytes: each path is decoded alone, as `String(kernelBytes:)` decodes
+    /// the kernel's paths, so that a mount point reads as the event paths below it do.
+    static func parseMountinfoLine(bytes line: ArraySlice<UInt8>) -> Mount? {
+        let fields = line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true)
+        func number(_ field: ArraySlice<UInt8>) -> UInt32? { UInt32(String(decoding: field, as: UTF8.self)) }
+        guard fields.count >= 7, let id = number(fields[0]), let parent = number(fields[1]),
+              let dash = fields.firstIndex(where: { $0.elementsEqual([UInt8(ascii: "-")]) }), dash >= 6, dash + 2 < fields.count
+        else { return nil }
+        let numbers = fields[2].split(separator: UInt8(ascii: ":"))
+        guard numbers.count == 2, let major = number(numbers[0]), let minor = number(numbers[1]) else { return nil }
         return Mount(
             id: id, parentID: parent, device: major << 20 | (minor & 0xfffff), fsType: unescape(fields[dash + 1]),
             mountpoint: unescape(fields[4]), source: unescape(fields[dash + 2]), namespace: 0)
     }
 
     /// mountinfo escapes space, tab, newline and backslash as \ooo.
-    static func unescape(_ field: Substring) -> String {
-        guard field.contains("\\") else { return String(field) }
+    static func unescape(_ raw: ArraySlice<UInt8>) -> String {
+        guard raw.contains(UInt8(ascii: "\\")) else { return String(kernelBytes: raw) }
         var bytes: [UInt8] = []
-        let raw = Array(field.utf8)
-        var index = 0
-        while index < raw.count {
-            if raw[index] == UInt8(ascii: "\\"), index + 3 < raw.count,
+        var index = raw.startIndex
+        while index < raw.endIndex {
+            if raw[index] == UInt8(ascii: "\\"), index + 3 < raw.endIndex,
                let value = UInt8(String(decoding: raw[(index + 1)...(index + 3)], as: UTF8.self), radix: 8) {
                 bytes.append(value)
                 index += 4
@@ -199,10 +206,10 @@ public final class MountResolver {
                 index += 1
             }
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return String(kernelBytes: bytes)
     }
 
-    static func readFile(_ path: String, limit: Int = 16 << 20) -> String? {
+    static func readFile(_ path: String, limit: Int = 16 << 20) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -213,6 +220,6 @@ public final class MountResolver {
             if got <= 0 { break }
             data.append(contentsOf: chunk[0..<got])
         }
-        return String(decoding: data, as: UTF8.self)
+        return data
     }
 }

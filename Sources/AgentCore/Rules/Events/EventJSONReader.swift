@@ -15,9 +15,10 @@ import Foundation
 /// (`"pid": "5"`, `"path": 3`), a name that names nothing, a number out of range for its field or
 /// invalid JSON is an error naming the key (`process.pid: expected an integer, got the string "5"`).
 ///
-/// Strings are read as they are written: the agent writes bytes that are not UTF-8 as the text
-/// `\xNN`, and its model holds them as that same text (`String(kernelBytes:)`), so they read back
-/// equal to the live value.
+/// Strings are read as they are written: the agent's model holds kernel bytes as the text
+/// `String(kernelBytes:)` made of them (bytes that are not UTF-8 as `\xNN`, a backslash of such a
+/// string as `\x5c`), which is what the JSON carries, so they read back equal to the live value and
+/// rules match them alike without decoding.
 public enum EventJSONReader {
     public struct ReadError: Error, CustomStringConvertible {
         public var message: String
