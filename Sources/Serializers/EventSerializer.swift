@@ -13,9 +13,18 @@ public final class EventSerializer {
 
     /// Serialized capability arrays by mask. Full-capability root processes spell out 41 names twice
     /// per process object (about two thirds of an exec line); the distinct masks on a host are few.
-    private let caches = SerializerCaches()
+    private let caches: SerializerCaches
 
-    public init() {}
+    /// A serializer that scrubs with Datadog's defaults (`ScrubbingSettings.default`).
+    public init() {
+        caches = SerializerCaches(scrubbers: try! Scrubbers(.default))  // the default words are valid
+    }
+
+    /// A serializer with these scrubbing settings; throws `ScrubbingWordError` for a sensitive word
+    /// that cannot be used.
+    public init(scrubbing settings: ScrubbingSettings) throws {
+        caches = SerializerCaches(scrubbers: settings.enabled ? try Scrubbers(settings) : nil)
+    }
 
     /// Appends exactly one JSON object and a `\n` to `buffer`.
     public func serialize(_ event: Event, context: AgentContext, into buffer: inout [UInt8]) {
@@ -349,7 +358,7 @@ extension JSONWriter {
             key("loaded_from_memory")
             bool(module.loadedFromMemory)
             key("argv")
-            writeStringArray(module.argv)
+            writeArguments(module.argv)
             key("args_truncated")
             bool(module.argsTruncated)
             endObject()
@@ -718,13 +727,14 @@ extension JSONWriter {
         }
         key("argv0")
         string(process.argv0)
+        // Scrubbed here, while the process object is written for the cache: a cache hit costs nothing.
         key("args")
-        writeStringArray(process.args)
+        writeArguments(process.args)
         key("args_truncated")
         bool(process.argsTruncated)
         if includeEnvs {
             key("envs")
-            writeStringArray(process.envs)
+            writeEnvironment(process.envs)
             key("envs_truncated")
             bool(process.envsTruncated)
         }
@@ -952,12 +962,40 @@ extension JSONWriter {
         _ = values.containsUTF8 { string(utf8: $0); return false }
         endArray()
     }
+
+    /// Arguments, their sensitive values replaced by `********` when scrubbing is on.
+    fileprivate mutating func writeArguments(_ args: StringList) {
+        if let scrubbed = caches?.scrubbers?.arguments.scrub(args) {
+            writeStringArray(scrubbed)
+        } else {
+            writeStringArray(args)
+        }
+    }
+
+    /// An environment: with scrubbing on, names only but for the variables whose values are kept.
+    fileprivate mutating func writeEnvironment(_ envs: StringList) {
+        guard let environment = caches?.scrubbers?.environment else {
+            writeStringArray(envs)
+            return
+        }
+        beginArray()
+        environment.forEach(envs) { string(utf8: $0) }
+        endArray()
+    }
 }
 
 /// Byte caches shared by the writers of one `EventSerializer`. Each is emptied when it reaches its
 /// bound, which also drops the strong references that keep cached entries (and so their
 /// ObjectIdentifier keys) from being reused by new entries.
 final class SerializerCaches {
+    /// nil when scrubbing is off. Not a cache: here so that every writer of the serializer reads it
+    /// without a copy of its own.
+    let scrubbers: Scrubbers?
+
+    init(scrubbers: Scrubbers?) {
+        self.scrubbers = scrubbers
+    }
+
     /// Bound on distinct capability masks kept.
     static let capabilityLimit = 256
     var capabilities: [UInt64: [UInt8]] = [:]

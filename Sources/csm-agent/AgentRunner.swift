@@ -1,6 +1,7 @@
 import AgentCore
 import Glibc
 import Probes
+import Serializers
 
 /// A policy that cannot be read or parsed at start-up.
 struct PolicyLoadError: Error, CustomStringConvertible {
@@ -29,9 +30,18 @@ struct AgentRunner {
     /// The policies to run; nil when only every event is written (`--all-events` alone).
     let policies: PolicySources?
     let loaderOptions: PolicyLoader.Options
+    /// What the lines hide of arguments and environments (rules see the real values).
+    let scrubbing: ScrubbingSettings
 
     func run() throws {
         AgentSignals.install()
+        let serializer = try EventSerializer(scrubbing: scrubbing)
+        if scrubbing.enabled {
+            Log.info("scrubbing on: \(scrubbing.sensitiveWords.count) sensitive words in arguments, environment written as names "
+                     + "but for \(scrubbing.envsWithValue.count) variables")
+        } else {
+            Log.warning("scrubbing off (--no-scrub): arguments and environment values are written as captured, secrets included")
+        }
         // Policies first: a policy that cannot be read is a one-line error before anything is attached.
         var rules: DetectionRules?
         if let policies {
@@ -66,7 +76,8 @@ struct AgentRunner {
         let snapshotSize = resolvers.snapshot()
         let output = OutputWriter(fd: 1)
         let pipeline = EventPipeline(
-            decoder: RecordDecoder(clock: clock), resolvers: resolvers, output: output, writeAllEvents: writeAllEvents, rules: rules)
+            decoder: RecordDecoder(clock: clock), resolvers: resolvers, output: output, writeAllEvents: writeAllEvents, rules: rules,
+            serializer: serializer)
         let ring = try RingBuffer(map: probes.events) { record in pipeline.handle(record) }
 
         Log.info("ready: \(probes.attachedPrograms.count) probes attached, \(snapshotSize) processes in snapshot, mode=\(mode(rules)), rules=\(rules?.ruleSet.rules.count ?? 0)")

@@ -9,7 +9,7 @@ import Serializers
 final class EventPipeline {
     private let decoder: RecordDecoder
     let resolvers: Resolvers
-    private let serializer = EventSerializer()
+    private let serializer: EventSerializer
     private let allEventsContext: AgentContext
     private let writeAllEvents: Bool
     /// The running rules; nil when only every event is written. Swapped by `replaceRules`.
@@ -22,8 +22,10 @@ final class EventPipeline {
     /// Set when writing to stdout failed; the loop stops on it.
     private(set) var outputError: Error?
 
-    init(decoder: RecordDecoder, resolvers: Resolvers, output: OutputWriter, writeAllEvents: Bool, rules: DetectionRules?) {
+    init(decoder: RecordDecoder, resolvers: Resolvers, output: OutputWriter, writeAllEvents: Bool, rules: DetectionRules?,
+         serializer: EventSerializer) {
         self.decoder = decoder
+        self.serializer = serializer
         self.resolvers = resolvers
         self.output = output
         self.writeAllEvents = writeAllEvents

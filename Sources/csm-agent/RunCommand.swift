@@ -2,6 +2,7 @@ import AgentCore
 import ArgumentParser
 import Glibc
 import Probes
+import Serializers
 
 /// The agent itself (default subcommand): rule matches on stdout, with the embedded default policy
 /// unless policies are named.
@@ -33,11 +34,34 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "error, warning, info or debug.")
     var logLevel: String = "info"
 
+    @Flag(name: .customLong("no-scrub"), help: "Write arguments and environment variables as captured, secrets included (forensics). Scrubbing is on by default.")
+    var noScrub = false
+
+    @Option(name: .customLong("scrub-word"), help: "Also scrub the values of arguments matching this word (repeatable; letters, digits, '_', '*' as a wildcard: '*vault_key*').")
+    var scrubWords: [String] = []
+
+    @Option(name: .customLong("env-with-value"), help: "Also write this environment variable with its value (repeatable; the others are written as names).")
+    var envsWithValue: [String] = []
+
+    /// Datadog's defaults with what the flags add.
+    var scrubbing: ScrubbingSettings {
+        ScrubbingSettings(enabled: !noScrub, sensitiveWords: ScrubbingSettings.defaultSensitiveWords + scrubWords,
+                          envsWithValue: ScrubbingSettings.defaultEnvsWithValue + envsWithValue)
+    }
+
     func validate() throws {
         guard Log.Level(name: logLevel) != nil else {
             throw ValidationError("unknown log level '\(logLevel)': use error, warning, info or debug")
         }
         if let v = agentVersion, SemVer(v) == nil { throw ValidationError("invalid --agent-version '\(v)'") }
+        do {
+            _ = try ArgumentScrubber(words: scrubWords)
+        } catch let error as ScrubbingWordError {
+            throw ValidationError("invalid --scrub-word: \(error)")
+        }
+        if let bad = envsWithValue.first(where: { $0.isEmpty || $0.contains("=") }) {
+            throw ValidationError("invalid --env-with-value '\(bad)': a variable name, without '='")
+        }
     }
 
     func run() throws {
@@ -47,7 +71,8 @@ struct RunCommand: ParsableCommand {
         let sources = allEvents && !named ? nil : PolicySources(policies: policies, directories: policyDirectories)
         let runner = AgentRunner(
             source: bpfObject.map { BPFObjectSource.file($0) } ?? .embedded, writeAllEvents: allEvents, policies: sources,
-            loaderOptions: PolicyLoader.Options(compatibilityVersion: agentVersion ?? AgentCompatibility.current))
+            loaderOptions: PolicyLoader.Options(compatibilityVersion: agentVersion ?? AgentCompatibility.current),
+            scrubbing: scrubbing)
         do {
             try runner.run()
         } catch let error as ProbeLoadError {
