@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // libbpf and the shared record layout (bpf/include/events.h), imported through a module map.
@@ -49,6 +50,7 @@ let package = Package(
                 "Probes", "AgentCore", "Serializers", "CEmbeddedPolicy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "AgentCoreTests", dependencies: ["AgentCore"]),

@@ -63,6 +63,14 @@ public struct JSONWriter {
         needsComma = false
     }
 
+    /// Writes `"key":` for a key known only at run time (a log line's metadata), escaped as a string.
+    public mutating func key(escaping key: String) {
+        separator()
+        appendQuoted(key)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
     /// Resets the comma state, for when the caller starts a fresh top-level value in the same buffer.
     public mutating func resetState() {
         needsComma = false

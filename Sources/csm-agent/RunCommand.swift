@@ -34,6 +34,9 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "error, warning, info or debug.")
     var logLevel: String = "info"
 
+    @Option(name: .customLong("log-format"), help: "text (`csm-agent level=info msg=...`) or json (one object per line) on stderr.")
+    var logFormat: String = "text"
+
     @Flag(name: .customLong("no-scrub"), help: "Write arguments and environment variables as captured, secrets included (forensics). Scrubbing is on by default.")
     var noScrub = false
 
@@ -53,6 +56,9 @@ struct RunCommand: ParsableCommand {
         guard Log.Level(name: logLevel) != nil else {
             throw ValidationError("unknown log level '\(logLevel)': use error, warning, info or debug")
         }
+        guard Log.Format(rawValue: logFormat) != nil else {
+            throw ValidationError("unknown log format '\(logFormat)': use text or json")
+        }
         if let v = agentVersion, SemVer(v) == nil { throw ValidationError("invalid --agent-version '\(v)'") }
         do {
             _ = try ArgumentScrubber(words: scrubWords)
@@ -65,7 +71,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func run() throws {
-        Log.threshold = Log.Level(name: logLevel) ?? .info
+        Log.configure(level: Log.Level(name: logLevel) ?? .info, format: Log.Format(rawValue: logFormat) ?? .text)
         // --all-events alone is the tracer: every event, no rules.
         let named = !policies.isEmpty || !policyDirectories.isEmpty
         let sources = allEvents && !named ? nil : PolicySources(policies: policies, directories: policyDirectories)
