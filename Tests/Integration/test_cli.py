@@ -188,7 +188,7 @@ def test_evaluate_wrong_types_and_syntax_errors_name_field_and_line(tmp_path):
     assert result.stderr.splitlines() == [
         'line 2: process.pid: expected an integer, got the string "5"',
         "line 3: file.path: expected a string, got the number 3",
-        "line 4: invalid JSON at column 43 (byte 42): expected a key (a string), found '}'",
+        "line 4: invalid JSON at column 44 (byte 43): expected a key (a string), found '}'",
         "error: 3 of 5 lines could not be evaluated",
     ]
 

@@ -73,7 +73,7 @@ final class PolicyEvaluateTests: XCTestCase {
         let input = Self.open(path: #""/etc/shadow""#) + "\n" + #"{"evt":{"name":"open"},"file":{"path":"/x",}}"# + "\n"
         let r = evaluate(input)
         XCTAssertEqual(r.status, 1)
-        XCTAssertEqual(r.errors.first, "line 2: invalid JSON at column 43 (byte 42): expected a key (a string), found '}'")
+        XCTAssertEqual(r.errors.first, "line 2: invalid JSON at column 44 (byte 43): expected a key (a string), found '}'")
     }
 
     func testOneFailedLineOfSeveralFailsTheRun() {
