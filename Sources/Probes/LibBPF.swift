@@ -56,6 +56,12 @@ public final class LibBPFLog: @unchecked Sendable {
     }
 
     public func clear() { lines.removeAll(keepingCapacity: true) }
+
+    /// Whether the kept lines hold a program's verifier log, which libbpf writes between
+    /// `-- BEGIN PROG LOAD LOG --` and `-- END PROG LOAD LOG --` when the kernel refuses a program.
+    public var holdsVerifierLog: Bool {
+        lines.contains { $0.contains("BEGIN PROG LOAD LOG") || $0.contains("END PROG LOAD LOG") }
+    }
 }
 
 /// An opened (and later loaded) BPF object. Closes the object, and so detaches its links, on deinit.

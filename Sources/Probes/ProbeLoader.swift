@@ -11,6 +11,8 @@ public enum ProbeLoadError: Error, CustomStringConvertible {
     case noEmbeddedObject
     case objectUnreadable(path: String, Errno)
     case verifierRefused(Errno, logTail: [String])
+    /// The kernel said EPERM or EACCES without a verifier log: the process may not use BPF.
+    case permissionDenied(Errno, missingCapabilities: [String])
     case nothingAttached([String])
     case libbpf(step: String, Errno)
 
@@ -26,6 +28,10 @@ public enum ProbeLoadError: Error, CustomStringConvertible {
             return "cannot open BPF object \(path): \(errno)"
         case let .verifierRefused(errno, tail):
             return "the kernel refused a BPF program (\(errno)); verifier log tail:\n" + tail.joined(separator: "\n")
+        case let .permissionDenied(errno, missing):
+            let which = missing.isEmpty ? "" : " (missing from this process's effective set: \(missing.joined(separator: ", ")))"
+            return "permission denied (\(errno)) loading the BPF object: loading BPF needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN, "
+                + "or root with full capabilities\(which); a root run inside a container or under setpriv/capsh may lack them"
         case let .nothingAttached(reasons):
             return "no probe could be attached: " + reasons.joined(separator: "; ")
         case let .libbpf(step, errno):
@@ -97,6 +103,36 @@ public final class LoadedProbes {
 
 /// Opens, configures, feature-probes, loads and attaches the BPF object.
 public enum ProbeLoader {
+    /// What a failed `bpf_object__load` means. The verifier refuses a program with EACCES (or
+    /// EINVAL, E2BIG...) and writes its log, which libbpf passes on between its BEGIN/END PROG LOAD
+    /// LOG markers; a process without CAP_BPF gets EPERM from the first bpf(2) call (BTF or map
+    /// creation), with no log. EPERM or EACCES without a verifier log, or with capabilities
+    /// missing, is a permission problem, not a verifier refusal.
+    static func loadError(_ error: Errno, logTail: [String], verifierLog: Bool = LibBPFLog.shared.holdsVerifierLog,
+                          effectiveCapabilities: UInt64? = effectiveCapabilities()) -> ProbeLoadError {
+        guard error == .notPermitted || error == .permissionDenied else { return .verifierRefused(error, logTail: logTail) }
+        let needed = [39, 38, 21]  // CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN
+        var missing: [String] = []
+        if let caps = effectiveCapabilities {
+            missing = needed.filter { caps & (1 << UInt64($0)) == 0 }.map { capabilityName($0) }
+        }
+        if verifierLog && missing.isEmpty { return .verifierRefused(error, logTail: logTail) }
+        return .permissionDenied(error, missingCapabilities: missing)
+    }
+
+    /// `CapEff` of /proc/self/status; nil when it cannot be read.
+    static func effectiveCapabilities() -> UInt64? {
+        guard let file = fopen("/proc/self/status", "r") else { return nil }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 512)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = String(cString: line)
+            guard text.hasPrefix("CapEff:") else { continue }
+            return UInt64(text.dropFirst(7).drop(while: { $0 == " " || $0 == "\t" }).prefix { $0.isHexDigit }, radix: 16)
+        }
+        return nil
+    }
+
     public static func load(source: BPFObjectSource, settings: ProbeSettings) throws -> LoadedProbes {
         guard geteuid() == 0 else { throw ProbeLoadError.notRoot }
         let features = KernelFeatures()
@@ -140,7 +176,7 @@ public enum ProbeLoader {
 
         LibBPFLog.shared.clear()
         do { try object.load() } catch let error as Errno {
-            throw ProbeLoadError.verifierRefused(error, logTail: LibBPFLog.shared.tail(25))
+            throw loadError(error, logTail: LibBPFLog.shared.tail(25))
         }
 
         var links: [BPFLink] = []

@@ -64,34 +64,14 @@ struct PolicyCommand: ParsableCommand {
                 guard let h = FileHandle(forReadingAtPath: events) else { throw ValidationError("cannot open \(events)") }
                 input = h
             }
-            var pending = Data()
-            var lineNumber = 0
-            func flush(_ lineData: Data) {
-                lineNumber += 1
-                let line = String(decoding: lineData, as: UTF8.self)
-                let failedBefore = evaluator.failedLines
-                if let out = evaluator.evaluate(line: line) {
-                    print(out)
-                    // The error stays on stdout too, so that output line N answers input line N.
-                    if evaluator.failedLines > failedBefore {
-                        FileHandle.standardError.write(Data("error: line \(lineNumber): \(out)\n".utf8))
-                    }
-                }
-            }
-            while true {
-                let chunk = input.readData(ofLength: 1 << 16)
-                if chunk.isEmpty { break }
-                pending.append(chunk)
-                while let nl = pending.firstIndex(of: 10) {
-                    flush(pending[pending.startIndex..<nl])
-                    pending = Data(pending[(nl + 1)...])
-                }
-            }
-            if !pending.isEmpty { flush(pending) }
-            if evaluator.failedLines > 0 || !evaluator.load.fileErrors.isEmpty {
-                FileHandle.standardError.write(Data("error: \(evaluator.failedLines) of \(lineNumber) lines could not be evaluated\n".utf8))
-                throw ExitCode.failure
-            }
+            let status = evaluator.run(
+                read: {
+                    let chunk = input.readData(ofLength: 1 << 16)
+                    return chunk.isEmpty ? nil : [UInt8](chunk)
+                },
+                output: { print($0) },
+                error: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+            if status != 0 { throw ExitCode(status) }
         }
     }
 }

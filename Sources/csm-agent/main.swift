@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// `csm-agent`: runs the agent by default; `policy` and `fields` are offline tools.
 struct CSMAgent: ParsableCommand {
@@ -10,4 +11,43 @@ struct CSMAgent: ParsableCommand {
     )
 }
 
-CSMAgent.main()
+/// The first word that names no subcommand where one is expected, with the names expected there.
+/// With `run` as the default subcommand, ArgumentParser would hand a mistyped subcommand to `run`
+/// and answer with run's usage. A word that starts with `-` ends the walk (`run`'s options).
+func unknownSubcommand(_ arguments: [String]) -> (word: String, expected: [String])? {
+    var command: ParsableCommand.Type = CSMAgent.self
+    for word in arguments {
+        let subcommands = command.configuration.subcommands
+        guard !subcommands.isEmpty, !word.hasPrefix("-"), word != "help" else { return nil }
+        guard let next = subcommands.first(where: { $0._commandName == word }) else {
+            return (word, subcommands.map { $0._commandName })
+        }
+        command = next
+    }
+    return nil
+}
+
+/// A usage error as one line on stderr (`csm-agent: unknown option '--bogus'`), exit 64
+/// (EX_USAGE, ArgumentParser's code for validation failures); help and clean exits as ArgumentParser
+/// does them.
+func exitWithUsageError(_ message: String) -> Never {
+    let oneLine = message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        .filter { !$0.isEmpty }.joined(separator: "; ")
+    let text = oneLine.prefix(1).lowercased() + oneLine.dropFirst()
+    fputs("csm-agent: \(text)\n", stderr)
+    exit(ExitCode.validationFailure.rawValue)
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+if let unknown = unknownSubcommand(arguments) {
+    exitWithUsageError("unknown subcommand '\(unknown.word)' (expected: \(unknown.expected.joined(separator: ", ")))")
+}
+do {
+    var command = try CSMAgent.parseAsRoot(arguments)
+    try command.run()
+} catch {
+    let code = CSMAgent.exitCode(for: error)
+    // Help, clean exits, ExitCode(n) and the failures a command reported itself.
+    if code == .success || error is ExitCode || code != .validationFailure { CSMAgent.exit(withError: error) }
+    exitWithUsageError(CSMAgent.message(for: error))
+}

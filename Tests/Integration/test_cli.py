@@ -1,5 +1,6 @@
 """Command-line failures: one clear line on stderr and a non-zero exit."""
 import os
+import shutil
 import subprocess
 
 from conftest import AGENT, REPO, require
@@ -142,3 +143,104 @@ def test_huge_policy_is_refused_by_its_size(tmp_path):
     assert code != 0
     assert "over the limit of 8388608 bytes" in output, output
     assert seconds < 1.0 and peak_kb < 100 * 1024, (seconds, peak_kb)
+
+
+def write_events(tmp_path, lines):
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(line + "\n" for line in lines))
+    return events
+
+
+def open_event(path_json, pid_json="5"):
+    return ('{"evt":{"name":"open"},"process":{"pid":%s,"comm":"vi","credentials":{"uid":0}},"file":{"path":%s}}'
+            % (pid_json, path_json))
+
+
+def evaluate(tmp_path, lines):
+    policy = tmp_path / "shadow.policy"
+    policy.write_text('rules:\n  - id: shadow\n    expression: open.file.path == "/etc/shadow"\n')
+    return run(["policy", "evaluate", "--policy", str(policy), str(write_events(tmp_path, lines))])
+
+
+def test_evaluate_all_lines_good_exits_zero(tmp_path):
+    require(AGENT.exists(), "agent not built")
+    result = evaluate(tmp_path, [open_event('"/etc/shadow"'), open_event('"/etc/passwd"')])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ['{"matched": ["shadow"]}', '{"matched": []}']
+    assert result.stderr == ""
+
+
+def test_evaluate_wrong_types_and_syntax_errors_name_field_and_line(tmp_path):
+    require(AGENT.exists(), "agent not built")
+    lines = [
+        open_event('"/etc/shadow"'),
+        open_event('"/etc/shadow"', pid_json='"5"'),
+        open_event("3"),
+        '{"evt":{"name":"open"},"file":{"path":"/x",}}',
+        open_event('"/etc/shadow"'),
+    ]
+    result = evaluate(tmp_path, lines)
+    assert result.returncode == 1
+    out = result.stdout.splitlines()
+    assert len(out) == 5
+    assert out[0] == out[4] == '{"matched": ["shadow"]}'
+    assert all(line.startswith('{"error": ') for line in out[1:4])
+    assert result.stderr.splitlines() == [
+        'line 2: process.pid: expected an integer, got the string "5"',
+        "line 3: file.path: expected a string, got the number 3",
+        "line 4: invalid JSON at column 44 (byte 43): expected a key (a string), found '}'",
+        "error: 3 of 5 lines could not be evaluated",
+    ]
+
+
+def test_evaluate_ten_mebibyte_line(tmp_path):
+    require(AGENT.exists(), "agent not built")
+    long_path = '"/tmp/' + "a" * (10 << 20) + '"'
+    result = evaluate(tmp_path, [open_event(long_path), open_event('"/etc/shadow"')])
+    assert result.returncode == 0, result.stderr[:500]
+    assert result.stdout.splitlines() == ['{"matched": []}', '{"matched": ["shadow"]}']
+
+
+def test_root_without_capabilities_is_a_permission_error():
+    require(AGENT.exists(), "agent not built")
+    require(os.geteuid() == 0, "needs root")
+    setpriv = shutil.which("setpriv")
+    require(setpriv is not None, "setpriv not installed")
+    result = subprocess.run([setpriv, "--bounding-set", "-all", "--inh-caps", "-all", "--ambient-caps", "-all",
+                             str(AGENT), "--all-events"], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "permission denied" in result.stderr, result.stderr
+    assert "CAP_BPF" in result.stderr
+    assert "verifier" not in result.stderr, result.stderr
+    assert result.stdout == ""
+
+
+def test_unknown_subcommand_is_one_line():
+    require(AGENT.exists(), "agent not built")
+    result = run(["polcy", "check", "x"])
+    assert result.returncode == 64
+    assert result.stderr.splitlines() == ["csm-agent: unknown subcommand 'polcy' (expected: run, policy, fields)"]
+    assert result.stdout == ""
+    result = run(["policy", "chek", "x"])
+    assert result.returncode == 64
+    assert result.stderr.splitlines() == ["csm-agent: unknown subcommand 'chek' (expected: check, evaluate)"]
+
+
+def test_unknown_option_is_one_line():
+    require(AGENT.exists(), "agent not built")
+    result = run(["--bogus"])
+    assert result.returncode == 64
+    assert result.stderr.splitlines() == ["csm-agent: unknown option '--bogus'"]
+    result = run(["policy", "evaluate", "--bogus"])
+    assert result.returncode == 64
+    assert result.stderr.splitlines() == ["csm-agent: unknown option '--bogus'"]
+
+
+def test_help_still_works():
+    require(AGENT.exists(), "agent not built")
+    result = run(["--help"])
+    assert result.returncode == 0
+    assert "SUBCOMMANDS" in result.stdout and "policy" in result.stdout
+    result = run(["policy", "evaluate", "--help"])
+    assert result.returncode == 0
+    assert "--policy" in result.stdout

@@ -4,11 +4,17 @@ import Foundation
 public enum PolicyTools {
     /// `"..."` with JSON escapes.
     public static func jsonString(_ s: String) -> String {
-        var out = "\""
+        "\"" + jsonEscaped(s, quotes: true) + "\""
+    }
+
+    /// `s` with JSON escapes for control characters and, when `quotes`, for `"` and `\`.
+    static func jsonEscaped(_ s: String, quotes: Bool) -> String {
+        var out = ""
+        out.reserveCapacity(s.utf8.count)
         for scalar in s.unicodeScalars {
             switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
+            case "\"" where quotes: out += "\\\""
+            case "\\" where quotes: out += "\\\\"
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
@@ -20,7 +26,7 @@ public enum PolicyTools {
                 }
             }
         }
-        return out + "\""
+        return out
     }
 
     /// Output and exit status of `policy check`.
@@ -80,9 +86,13 @@ public enum PolicyTools {
         /// The variables the evaluated lines have set.
         public var variables: VariableStore { context.variables }
 
+        /// The message of the last line answered with an error.
+        public private(set) var lastError: String?
+
         /// `{"matched": [...]}` or `{"error": "..."}`; nil for blank lines.
         public func evaluate(line: String) -> String? {
             if line.allSatisfy({ $0.isWhitespace }) { return nil }
+            lastError = nil
             do {
                 let event = try replay.event(fromLine: line)
                 var ids: [String] = []
@@ -94,9 +104,39 @@ public enum PolicyTools {
                 return "{\"matched\": [" + ids.map(PolicyTools.jsonString).joined(separator: ", ") + "]}"
             } catch {
                 failedLines += 1
+                lastError = "\(error)"
                 return "{\"error\": \(PolicyTools.jsonString("\(error)"))}"
             }
         }
+
+        /// Evaluates every line that `read` gives (chunks of bytes, then nil at the end): writes the
+        /// answer to each non-blank line with `output` (an error too, so that output line N answers
+        /// the Nth non-blank input line) and, for each line that failed, one line `line N: message`
+        /// with `error`, N counting from 1. Returns the exit status: 0 when every line was
+        /// evaluated and every policy file loaded, 1 otherwise (after a summary line on `error`).
+        public func run(read: () -> [UInt8]?, output: (String) -> Void, error: (String) -> Void) -> Int32 {
+            var splitter = LineSplitter()
+            var lineNumber = 0
+            func answer(_ bytes: UnsafeBufferPointer<UInt8>) {
+                lineNumber += 1
+                guard let out = evaluate(line: String(decoding: bytes, as: UTF8.self)) else { return }
+                output(out)
+                if let message = lastError { error("line \(lineNumber): " + PolicyTools.singleLine(message)) }
+            }
+            while let chunk = read() {
+                chunk.withUnsafeBytes { splitter.append($0, answer) }
+            }
+            splitter.finish(answer)
+            guard failedLines > 0 || !load.fileErrors.isEmpty else { return 0 }
+            if failedLines > 0 { error("error: \(failedLines) of \(lineNumber) lines could not be evaluated") }
+            return 1
+        }
+    }
+
+    /// `message` on one line: control characters (a newline in a decoded key) written as JSON escapes.
+    static func singleLine(_ message: String) -> String {
+        guard message.unicodeScalars.contains(where: { $0.value < 0x20 }) else { return message }
+        return jsonEscaped(message, quotes: false)
     }
 
     /// `csm-agent fields`: every field with its type, event type and description, sorted by name.

@@ -57,7 +57,7 @@ public enum EventJSONReader {
             do {
                 doc = try JSONDocument(parsing: bytes)
             } catch let error as JSONDocument.SyntaxError {
-                throw ReadError(message: "invalid JSON at byte \(error.offset): \(error.message)")
+                throw ReadError(message: "invalid JSON at column \(JSONDocument.column(in: bytes, at: error.offset)) (byte \(error.offset)): \(error.message)")
             }
             guard doc.nodes[0].kind == .object else { throw ReadError(message: "not a JSON object") }
             var reader = LineReader(doc: doc)

@@ -56,10 +56,31 @@ final class JSONDocument {
         var i = 0
         try parseValue(&i, depth: 0)
         skipWhitespace(&i)
-        if i != text.count { throw SyntaxError(message: "unexpected text after the value", offset: i) }
+        if i != text.count { throw expected("the end of the line after the value", at: i) }
     }
 
     // MARK: - Parsing
+
+    /// `expected X, found Y` about the byte at `offset`.
+    private func expected(_ what: String, at offset: Int) -> SyntaxError {
+        SyntaxError(message: "expected \(what), found \(Self.describeByte(in: text, at: offset))", offset: offset)
+    }
+
+    /// `'x'`, `the byte 0xc3`, `the end of the line`: what stands at `offset`, for messages.
+    static func describeByte(in text: UnsafeBufferPointer<UInt8>, at offset: Int) -> String {
+        guard offset < text.count else { return "the end of the line" }
+        let b = text[offset]
+        if b >= 0x21 && b < 0x7F { return "'\(Character(Unicode.Scalar(b)))'" }
+        if b == 0x20 { return "a space" }
+        return "the byte 0x" + (b < 0x10 ? "0" : "") + String(b, radix: 16)
+    }
+
+    /// The 1-based column of byte `offset`, counting characters (Unicode scalars), for messages.
+    static func column(in text: UnsafeBufferPointer<UInt8>, at offset: Int) -> Int {
+        var column = 1
+        for b in text.prefix(offset) where b & 0xC0 != 0x80 { column += 1 }
+        return column
+    }
 
     @inline(__always)
     private func skipWhitespace(_ i: inout Int) {
@@ -72,7 +93,7 @@ final class JSONDocument {
 
     private func parseValue(_ i: inout Int, depth: Int) throws {
         skipWhitespace(&i)
-        guard i < text.count else { throw SyntaxError(message: "unexpected end of the line", offset: i) }
+        guard i < text.count else { throw expected("a value", at: i) }
         switch text[i] {
         case UInt8(ascii: "{"): try parseContainer(&i, depth: depth, object: true)
         case UInt8(ascii: "["): try parseContainer(&i, depth: depth, object: false)
@@ -81,7 +102,7 @@ final class JSONDocument {
         case UInt8(ascii: "t"): try parseLiteral(&i, "true", .true)
         case UInt8(ascii: "f"): try parseLiteral(&i, "false", .false)
         case UInt8(ascii: "n"): try parseLiteral(&i, "null", .null)
-        default: throw SyntaxError(message: "unexpected character", offset: i)
+        default: throw expected("a value (an object, array, string, number, true, false or null)", at: i)
         }
     }
 
@@ -98,20 +119,19 @@ final class JSONDocument {
             while true {
                 if object {
                     skipWhitespace(&i)
-                    guard i < text.count, text[i] == UInt8(ascii: "\"") else { throw SyntaxError(message: "expected a key", offset: i) }
+                    guard i < text.count, text[i] == UInt8(ascii: "\"") else { throw expected("a key (a string)", at: i) }
                     try parseString(&i)
                     skipWhitespace(&i)
-                    guard i < text.count, text[i] == UInt8(ascii: ":") else { throw SyntaxError(message: "expected ':'", offset: i) }
+                    guard i < text.count, text[i] == UInt8(ascii: ":") else { throw expected("':'", at: i) }
                     i += 1
                 }
                 try parseValue(&i, depth: depth + 1)
                 skipWhitespace(&i)
-                guard i < text.count else { throw SyntaxError(message: "unexpected end of the line", offset: i) }
-                if text[i] == UInt8(ascii: ",") {
+                if i < text.count, text[i] == UInt8(ascii: ",") {
                     i += 1
                     continue
                 }
-                guard text[i] == close else { throw SyntaxError(message: object ? "expected ',' or '}'" : "expected ',' or ']'", offset: i) }
+                guard i < text.count, text[i] == close else { throw expected(object ? "',' or '}'" : "',' or ']'", at: i) }
                 i += 1
                 break
             }
@@ -202,7 +222,7 @@ final class JSONDocument {
         let matches = word.withUTF8Buffer { w in
             i + length <= text.count && (0..<length).allSatisfy { text[i + $0] == w[$0] }
         }
-        guard matches else { throw SyntaxError(message: "unexpected character", offset: i) }
+        guard matches else { throw expected("a value (an object, array, string, number, true, false or null)", at: i) }
         nodes.append(Node(kind: kind, flag: false, start: Int32(i), end: Int32(i + length), next: Int32(nodes.count + 1)))
         i += length
     }
