@@ -27,11 +27,13 @@ struct AgentRunner {
 
     let source: BPFObjectSource
     let writeAllEvents: Bool
-    /// The policies to run; nil when only every event is written (`--all-events` alone).
-    let policies: PolicySources?
-    let loaderOptions: PolicyLoader.Options
+    /// The policies to run (nil when only every event is written: `--all-events` alone), the
+    /// loader options, rate limits and log settings: what a reload may change.
+    let settings: ReloadableSettings
     /// What the lines hide of arguments and environments (rules see the real values).
     let scrubbing: ScrubbingSettings
+    /// The configuration file SIGHUP reads again, when one is in use.
+    let configReload: ConfigReload?
 
     func run() throws {
         AgentSignals.install()
@@ -44,13 +46,14 @@ struct AgentRunner {
         }
         // Policies first: a policy that cannot be read is a one-line error before anything is attached.
         var rules: DetectionRules?
-        if let policies {
-            let loaded = policies.load(options: loaderOptions)
+        if let policies = settings.policies {
+            let loaded = policies.load(options: settings.loaderOptions)
             if let failure = loaded.failures.first { throw PolicyLoadError(message: failure) }
             PolicySources.logSummary(loaded, verb: "loaded")
-            rules = DetectionRules(loaded: loaded, agentVersion: AgentVersion.current)
+            rules = DetectionRules(loaded: loaded, agentVersion: AgentVersion.current, rateLimit: settings.rateLimit)
         }
-        let reloader = policies.map { PolicyReloader(sources: $0, options: loaderOptions) }
+        var running = settings
+        let reloader = settings.policies.map { _ in PolicyReloader() }
         let clock = BootClock()
         let probes = try ProbeLoader.load(source: source, settings: ProbeSettings())
         // A program whose event type another program still captures (a per-syscall tracepoint with a
@@ -97,19 +100,20 @@ struct AgentRunner {
             if let error = pipeline.outputError { throw error }
 
             if AgentSignals.take(&AgentSignals.reloadRequested) {
-                if let reloader {
+                if let configReload { running = AgentRunner.reconfigure(running, from: configReload) }
+                if let reloader, let sources = running.policies {
                     Log.info("SIGHUP: reloading policies")
-                    reloader.request()
+                    reloader.request(PolicyReloader.Request(sources: sources, options: running.loaderOptions, rateLimit: running.rateLimit))
                 } else {
                     Log.info("SIGHUP: no policy to reload (every event is written)")
                 }
             }
-            if let loaded = reloader?.take() {
+            if let (loaded, request) = reloader?.take() {
                 if let failure = loaded.failures.first {
                     Log.error("policy reload failed, the previous rules keep running: \(failure)")
                 } else {
                     PolicySources.logSummary(loaded, verb: "reloaded")
-                    pipeline.replaceRules(DetectionRules(loaded: loaded, agentVersion: AgentVersion.current))
+                    pipeline.replaceRules(DetectionRules(loaded: loaded, agentVersion: AgentVersion.current, rateLimit: request.rateLimit))
                     Log.info("policies reloaded: \(pipeline.rules?.ruleSet.rules.count ?? 0) rules running")
                 }
             }
@@ -163,6 +167,26 @@ struct AgentRunner {
         let counters = (pipeline.rules == nil ? [] : pipeline.actionCounters) + ["unread_at_stop=\(unread)"]
         Log.info(pipeline.stats.line(lost: probes.lostCounts(), resolvers: resolvers.stats, current: pipeline.rules?.counts() ?? [],
                                      extra: counters))
+    }
+
+    /// The configuration file read again: the settings to run with from now on, `running` kept
+    /// whole when the file cannot be used. Settings that need a restart keep their running value.
+    static func reconfigure(_ running: ReloadableSettings, from reload: ConfigReload) -> ReloadableSettings {
+        switch reload.reread() {
+        case .failure(let error):
+            Log.error("config reload failed, the running configuration stays: \(error)")
+            return running
+        case .success(var next):
+            let waiting = zip(running.restartOnly, next.restartOnly).filter { $0 != $1 }.map(\.1)
+            if !waiting.isEmpty {
+                Log.warning("config: \(waiting.joined(separator: " ")) changed in \(reload.path): takes effect at the next start")
+            }
+            if running.policies == nil || next.policies == nil { next.policies = running.policies }
+            next.restartOnly = running.restartOnly
+            Log.configure(level: next.logLevel, format: next.logFormat)
+            Log.info("config: \(reload.path) read again")
+            return next
+        }
     }
 
     private func mode(_ rules: DetectionRules?) -> String {

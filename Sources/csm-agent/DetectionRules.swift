@@ -19,7 +19,7 @@ final class DetectionRules {
     private(set) var matches: [UInt64]
     private(set) var heldBack: [UInt64]
 
-    init(loaded: PolicySources.Loaded, agentVersion: String) {
+    init(loaded: PolicySources.Loaded, agentVersion: String, rateLimit: RuleRateLimiter.Defaults = RuleRateLimiter.Defaults()) {
         ruleSet = loaded.result.ruleSet
         files = loaded.files
         let byPath = Dictionary(loaded.files.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
@@ -45,7 +45,7 @@ final class DetectionRules {
                 everyNs = PolicyDuration.nanoseconds(every)
                 if everyNs == nil { Log.warning("rule \(rule.id): 'every: \(every)' is not a duration; the default rate limit applies") }
             }
-            limiters.append(RuleRateLimiter(everyNs: everyNs, tokenReaders: readers))
+            limiters.append(RuleRateLimiter(everyNs: everyNs, tokenReaders: readers, defaults: rateLimit))
         }
         self.contexts = contexts
         self.limiters = limiters

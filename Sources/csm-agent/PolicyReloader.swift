@@ -4,36 +4,36 @@ import Foundation
 /// Loads policies off the drain thread (parsing and compiling a large policy takes long enough to
 /// fill the ring buffer) and hands the result back for the event loop to swap in between records.
 final class PolicyReloader {
-    private let sources: PolicySources
-    private let options: PolicyLoader.Options
+    /// What to load, and the rate-limit defaults the loaded rules get.
+    struct Request {
+        var sources: PolicySources
+        var options: PolicyLoader.Options
+        var rateLimit: RuleRateLimiter.Defaults
+    }
+
     private let lock = NSLock()
     private var running = false
-    private var pendingAgain = false
-    private var finished: PolicySources.Loaded?
+    private var pending: Request?
+    private var finished: (PolicySources.Loaded, Request)?
 
-    init(sources: PolicySources, options: PolicyLoader.Options) {
-        self.sources = sources
-        self.options = options
-    }
-
-    /// Starts a load unless one is running (then one more follows it, so the newest files win).
-    func request() {
+    /// Starts a load unless one is running (then the newest request follows it, so the newest files win).
+    func request(_ request: Request) {
         lock.lock()
         defer { lock.unlock() }
-        if running { pendingAgain = true; return }
+        if running { pending = request; return }
         running = true
-        start()
+        start(request)
     }
 
-    private func start() {
+    private func start(_ request: Request) {
         let thread = Thread { [self] in
-            let loaded = sources.load(options: options)
+            let loaded = request.sources.load(options: request.options)
             lock.lock()
-            finished = loaded
-            if pendingAgain {
-                pendingAgain = false
+            finished = (loaded, request)
+            if let next = pending {
+                pending = nil
                 lock.unlock()
-                start()
+                start(next)
                 return
             }
             running = false
@@ -44,7 +44,7 @@ final class PolicyReloader {
     }
 
     /// The result of the last finished load, once.
-    func take() -> PolicySources.Loaded? {
+    func take() -> (PolicySources.Loaded, Request)? {
         lock.lock()
         defer { lock.unlock() }
         let result = finished

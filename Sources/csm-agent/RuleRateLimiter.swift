@@ -12,6 +12,13 @@ struct RuleRateLimiter {
     static let defaultBurst = 40.0
     static let maxKeyedBuckets = 1_024
 
+    /// The rate and burst of a rule without `every`: Datadog's 10 per second with a burst of 40
+    /// unless the configuration (`--rate-limit`, `--rate-limit-burst`) says otherwise.
+    struct Defaults: Equatable {
+        var ratePerSecond = RuleRateLimiter.defaultRatePerSecond
+        var burst = RuleRateLimiter.defaultBurst
+    }
+
     struct Bucket {
         var tokens: Double
         var lastNs: UInt64
@@ -28,13 +35,13 @@ struct RuleRateLimiter {
     private(set) var evictions: UInt64 = 0
 
     /// `every`: nanoseconds between two written matches (nil: the default rate and burst).
-    init(everyNs: UInt64?, tokenReaders: [FieldValueReader]) {
+    init(everyNs: UInt64?, tokenReaders: [FieldValueReader], defaults: Defaults = Defaults()) {
         if let every = everyNs, every > 0 {
             rate = 1 / Double(every)
             burst = 1
         } else {
-            rate = RuleRateLimiter.defaultRatePerSecond / 1e9
-            burst = RuleRateLimiter.defaultBurst
+            rate = defaults.ratePerSecond / 1e9
+            burst = defaults.burst
         }
         single = Bucket(tokens: burst, lastNs: 0)
         self.tokenReaders = tokenReaders

@@ -16,6 +16,9 @@ struct RunCommand: ParsableCommand {
             that fails to load at reload leaves the running rules in place.
             """)
 
+    @Option(name: .customLong("config"), help: "Configuration file (default \(AgentConfigFile.defaultPath) when it exists); flags override its settings.")
+    var config: String?
+
     @Flag(name: .customLong("all-events"), help: "Write every captured event (agent.rule_id = all_events); with --policy or --policy-dir, rule matches are written as well.")
     var allEvents = false
 
@@ -46,6 +49,12 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("env-with-value"), help: "Also write this environment variable with its value (repeatable; the others are written as names).")
     var envsWithValue: [String] = []
 
+    @Option(name: .customLong("rate-limit"), help: "Matches per second a rule without 'every' may write (default \(Int(RuleRateLimiter.defaultRatePerSecond))); the rest are counted as held back.")
+    var rateLimit: Int?
+
+    @Option(name: .customLong("rate-limit-burst"), help: "Matches a rule without 'every' may write at once before its rate applies (default \(Int(RuleRateLimiter.defaultBurst))).")
+    var rateLimitBurst: Int?
+
     /// Datadog's defaults with what the flags add.
     var scrubbing: ScrubbingSettings {
         ScrubbingSettings(enabled: !noScrub, sensitiveWords: ScrubbingSettings.defaultSensitiveWords + scrubWords,
@@ -68,17 +77,41 @@ struct RunCommand: ParsableCommand {
         if let bad = envsWithValue.first(where: { $0.isEmpty || $0.contains("=") }) {
             throw ValidationError("invalid --env-with-value '\(bad)': a variable name, without '='")
         }
+        for (name, value) in [("--rate-limit", rateLimit), ("--rate-limit-burst", rateLimitBurst)] {
+            if let value, !(1...1_000_000).contains(value) {
+                throw ValidationError("invalid \(name) \(value): between 1 and 1000000")
+            }
+        }
+        if let config, config.isEmpty { throw ValidationError("--config needs a file") }
+    }
+
+    /// The policies, loader options, rate limits and log settings these arguments give, which a
+    /// reload may change, and the settings only a restart applies.
+    var reloadableSettings: ReloadableSettings {
+        // --all-events alone is the tracer: every event, no rules.
+        let named = !policies.isEmpty || !policyDirectories.isEmpty
+        return ReloadableSettings(
+            policies: allEvents && !named ? nil : PolicySources(policies: policies, directories: policyDirectories),
+            loaderOptions: PolicyLoader.Options(compatibilityVersion: agentVersion ?? AgentCompatibility.current),
+            rateLimit: RuleRateLimiter.Defaults(ratePerSecond: Double(rateLimit ?? Int(RuleRateLimiter.defaultRatePerSecond)),
+                                                burst: Double(rateLimitBurst ?? Int(RuleRateLimiter.defaultBurst))),
+            logLevel: Log.Level(name: logLevel) ?? .info, logFormat: Log.Format(rawValue: logFormat) ?? .text,
+            restartOnly: ["all_events=\(allEvents)", "rules=\(allEvents && !named ? "none" : "some")", "bpf_object=\(bpfObject ?? "embedded")",
+                          "scrubbing.enabled=\(!noScrub)", "scrubbing.words=\(scrubWords)", "scrubbing.envs_with_value=\(envsWithValue)"])
     }
 
     func run() throws {
-        Log.configure(level: Log.Level(name: logLevel) ?? .info, format: Log.Format(rawValue: logFormat) ?? .text)
-        // --all-events alone is the tracer: every event, no rules.
-        let named = !policies.isEmpty || !policyDirectories.isEmpty
-        let sources = allEvents && !named ? nil : PolicySources(policies: policies, directories: policyDirectories)
+        let settings = reloadableSettings
+        Log.configure(level: settings.logLevel, format: settings.logFormat)
+        var configReload: ConfigReload?
+        if let file = StartupConfiguration.file {
+            for warning in file.warnings { Log.warning("config: \(warning)") }
+            Log.info("config: \(file.path): \(file.settings.count) settings")
+            configReload = ConfigReload(path: file.path, userArguments: StartupConfiguration.userArguments)
+        }
         let runner = AgentRunner(
-            source: bpfObject.map { BPFObjectSource.file($0) } ?? .embedded, writeAllEvents: allEvents, policies: sources,
-            loaderOptions: PolicyLoader.Options(compatibilityVersion: agentVersion ?? AgentCompatibility.current),
-            scrubbing: scrubbing)
+            source: bpfObject.map { BPFObjectSource.file($0) } ?? .embedded, writeAllEvents: allEvents, settings: settings,
+            scrubbing: scrubbing, configReload: configReload)
         do {
             try runner.run()
         } catch let error as ProbeLoadError {

@@ -1,12 +1,12 @@
 import ArgumentParser
 import Foundation
 
-/// `csm-agent`: runs the agent by default; `policy` and `fields` are offline tools.
+/// `csm-agent`: runs the agent by default; `policy`, `fields` and `config` are offline tools.
 struct CSMAgent: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "csm-agent",
         abstract: "eBPF runtime security agent: kernel events to SECL rules to JSON lines on stdout.",
-        subcommands: [RunCommand.self, PolicyCommand.self, FieldsCommand.self],
+        subcommands: [RunCommand.self, PolicyCommand.self, FieldsCommand.self, ConfigCommand.self],
         defaultSubcommand: RunCommand.self
     )
 }
@@ -38,10 +38,33 @@ func exitWithUsageError(_ message: String) -> Never {
     exit(ExitCode.validationFailure.rawValue)
 }
 
-let arguments = Array(CommandLine.arguments.dropFirst())
-if let unknown = unknownSubcommand(arguments) {
+/// `run`'s arguments with the configuration file's settings in front of the user's (flags win), or
+/// the arguments unchanged for the other subcommands and for help. Exits 78 (EX_CONFIG) with one
+/// line when the file cannot be used.
+func mergingConfiguration(_ arguments: [String]) -> [String] {
+    let isRun = arguments.first.map { $0 == RunCommand._commandName || $0.hasPrefix("-") } ?? true
+    let asksForHelp = arguments.contains { ["-h", "--help", "help", "--version"].contains($0) }
+    guard isRun, !asksForHelp else { return arguments }
+    let leading = arguments.first == RunCommand._commandName ? [RunCommand._commandName] : []
+    let userArguments = Array(arguments.dropFirst(leading.count))
+    guard let path = StartupConfiguration.configPath(in: userArguments) else { return arguments }
+    if path.isEmpty { exitWithUsageError("--config needs a file") }
+    do {
+        let file = try AgentConfigFile.load(path: path)
+        StartupConfiguration.file = file
+        StartupConfiguration.userArguments = userArguments
+        return leading + file.arguments(before: userArguments)
+    } catch {
+        fputs("csm-agent: \(error)\n", stderr)
+        exit(78)
+    }
+}
+
+let userArguments = Array(CommandLine.arguments.dropFirst())
+if let unknown = unknownSubcommand(userArguments) {
     exitWithUsageError("unknown subcommand '\(unknown.word)' (expected: \(unknown.expected.joined(separator: ", ")))")
 }
+let arguments = mergingConfiguration(userArguments)
 do {
     var command = try CSMAgent.parseAsRoot(arguments)
     try command.run()

@@ -51,7 +51,7 @@ final class EventJSONReaderTests: XCTestCase {
             (#"{"evt":{"name":"op\#u{01}en"}}"#, "invalid JSON at column 19 (byte 18): control character in a string"),
             (#"{"a":01}"#, "invalid JSON at column 6 (byte 5): invalid number"),
             (#"{"evt":{"name":"open"},"process":{"pid":5,}}"#, "invalid JSON at column 43 (byte 42): expected a key (a string), found '}'"),
-            (#"{"evt":{"name":"open"},"process":{"pid" 5}}"#, "invalid JSON at column 40 (byte 39): expected ':', found a space"),
+            (#"{"evt":{"name":"open"},"process":{"pid" 5}}"#, "invalid JSON at column 41 (byte 40): expected ':', found '5'"),
             (#"{"evt":{"name":"open"},"x":[1 2]}"#, "invalid JSON at column 31 (byte 30): expected ',' or ']', found '2'"),
             (#"{"evt":{"name":"open"},"x":tru}"#, "invalid JSON at column 28 (byte 27): expected a value (an object, array, string, number, true, false or null), found 't'"),
             (#"{"é":{"name":"open"},"x":?}"#, "invalid JSON at column 26 (byte 26): expected a value"),

@@ -24,7 +24,7 @@ public struct PolicyInputLimits: Sendable, Equatable {
     /// Throws a one-line message when `text` is over the byte limit or nests its flow collections
     /// (`[`, `{`) deeper than the depth limit. Runs before libyaml sees the text: libyaml's own
     /// failure on very deep input names no line.
-    func checkText(_ text: String) throws {
+    public func checkText(_ text: String) throws {
         let size = text.utf8.count
         if size > maxBytes {
             throw LimitError("policy is \(size) bytes, over the limit of \(maxBytes) bytes")
