@@ -1,6 +1,7 @@
 import AgentCore
 import ArgumentParser
 import Foundation
+import Glibc
 import Yams
 
 /// A configuration file that cannot be used: one line naming the file, the line and the key.
@@ -77,20 +78,30 @@ struct AgentConfigFile {
 
     /// Reads, type-checks and validates the file. Throws a one-line `ConfigError`.
     static func load(path: String) throws -> AgentConfigFile {
-        let data: Data
-        do {
-            let attributes = try FileManager.default.attributesOfItem(atPath: path)
-            if let size = attributes[.size] as? Int, size > maxBytes {
-                throw ConfigError(message: "\(path): \(size) bytes, over the limit of \(maxBytes) bytes for a configuration file")
-            }
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch let error as ConfigError {
-            throw error
-        } catch {
-            throw ConfigError(message: "\(path): cannot read: \((error as NSError).localizedFailureReason ?? (error as NSError).localizedDescription)")
-        }
+        let data = try readBounded(path: path)
         guard let text = String(data: data, encoding: .utf8) else { throw ConfigError(message: "\(path): not UTF-8 text") }
         return try parse(text: text, path: path)
+    }
+
+    /// The file's bytes, at most `maxBytes` (a pipe or `/dev/fd/N` as well as a regular file).
+    private static func readBounded(path: String) throws -> Data {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ConfigError(message: "\(path): cannot read: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw ConfigError(message: "\(path): cannot read: \(String(cString: strerror(errno)))")
+            }
+            if count == 0 { return data }
+            data.append(contentsOf: buffer[0..<count])
+            if data.count > maxBytes {
+                throw ConfigError(message: "\(path): over the limit of \(maxBytes) bytes for a configuration file")
+            }
+        }
     }
 
     /// `text` as the file at `path` (relative paths in it are taken from `path`'s directory).
@@ -103,6 +114,11 @@ struct AgentConfigFile {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
+        } catch YamlError.duplicatedKeysInMapping(let duplicates, _) {
+            // Yams names the key but not the line: the line is the key's second occurrence.
+            let key = duplicates.sorted().first ?? "?"
+            let line = secondOccurrence(of: key, in: text).map { " line \($0)" } ?? ""
+            throw ConfigError(message: "\(path)\(line): \(key): given twice")
         } catch let error as YamlError {
             throw ConfigError(message: "\(path): invalid YAML: \(oneLine(error))")
         } catch {
@@ -215,6 +231,21 @@ struct AgentConfigFile {
         case .sequence: return "a list"
         case .alias: return "an alias"
         }
+    }
+
+    /// The 1-based line of the second `key:` (any indentation) of `text`.
+    private static func secondOccurrence(of key: String, in text: String) -> Int? {
+        var seen = 0
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.drop(while: { $0 == " " || $0 == "-" })
+            guard trimmed.hasPrefix(key) else { continue }
+            let rest = trimmed.dropFirst(key.count).drop(while: { $0 == " " })
+            if rest.hasPrefix(":") {
+                seen += 1
+                if seen == 2 { return index + 1 }
+            }
+        }
+        return nil
     }
 
     private static func oneLine(_ error: YamlError) -> String {
