@@ -275,8 +275,25 @@ public final class RingBuffer {
 
     private var pointer: OpaquePointer?
     private let context: Unmanaged<Context>
+    /// Read-only mappings of the ring's consumer and producer position pages (the kernel's layout:
+    /// the consumer page at offset 0, the producer page one page further), for `fill`; nil when
+    /// they could not be mapped.
+    private let positionPages: (consumer: UnsafeRawPointer, producer: UnsafeRawPointer, pageSize: Int)?
+    /// The ring's data size in bytes.
+    public let capacityBytes: UInt64
 
     public init(map: BPFMap, handler: @escaping Handler) throws {
+        capacityBytes = UInt64(bpf_map__max_entries(map.pointer))
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let consumer = mmap(nil, pageSize, PROT_READ, MAP_SHARED, map.fd, 0)
+        let producer = mmap(nil, pageSize, PROT_READ, MAP_SHARED, map.fd, off_t(pageSize))
+        if let consumer, consumer != MAP_FAILED, let producer, producer != MAP_FAILED {
+            positionPages = (UnsafeRawPointer(consumer), UnsafeRawPointer(producer), pageSize)
+        } else {
+            if let consumer, consumer != MAP_FAILED { munmap(consumer, pageSize) }
+            if let producer, producer != MAP_FAILED { munmap(producer, pageSize) }
+            positionPages = nil
+        }
         context = Unmanaged.passRetained(Context(handler: handler))
         let callback: ring_buffer_sample_fn = { ctx, data, size in
             guard let ctx, let data else { return 0 }
@@ -293,6 +310,21 @@ public final class RingBuffer {
     deinit {
         ring_buffer__free(pointer)
         context.release()
+        if let pages = positionPages {
+            munmap(UnsafeMutableRawPointer(mutating: pages.consumer), pages.pageSize)
+            munmap(UnsafeMutableRawPointer(mutating: pages.producer), pages.pageSize)
+        }
+    }
+
+    /// Bytes written by the kernel and not yet consumed (records and their headers), read from the
+    /// ring's position pages; nil when they are not mapped. libbpf 1.1 has no call for it.
+    public var fillBytes: UInt64? {
+        guard let pages = positionPages else { return nil }
+        // Each position is one aligned 64-bit word the kernel updates with release semantics: a
+        // plain load sees an old or a new value, never a torn one (x86-64, arm64).
+        let consumed = pages.consumer.load(as: UInt64.self)
+        let produced = pages.producer.load(as: UInt64.self)
+        return produced >= consumed ? Swift.min(produced - consumed, capacityBytes) : 0
     }
 
     /// Waits up to `timeoutMs` for a wakeup and consumes what it signals, at most `budget` records.

@@ -62,6 +62,9 @@ struct AgentConfigFile {
         Key(path: ["scrubbing", "envs_with_value"], option: "--env-with-value", kind: .strings),
         Key(path: ["rate_limit", "rate"], option: "--rate-limit", kind: .integer),
         Key(path: ["rate_limit", "burst"], option: "--rate-limit-burst", kind: .integer),
+        Key(path: ["metrics", "listen"], option: "--metrics-listen", kind: .string),
+        Key(path: ["metrics", "allow_remote"], option: "--metrics-allow-remote", kind: .flag),
+        Key(path: ["metrics", "textfile"], option: "--metrics-textfile", kind: .path),
     ]
 
     /// One key of the file and the arguments it stands for.

@@ -34,6 +34,11 @@ struct AgentRunner {
     let scrubbing: ScrubbingSettings
     /// The configuration file SIGHUP reads again, when one is in use.
     let configReload: ConfigReload?
+    /// Where Prometheus metrics are served (`--metrics-listen`) and written (`--metrics-textfile`).
+    var metricsListen: MetricsAddress? = nil
+    var metricsTextfile: String? = nil
+    /// How often the loop copies its counters into the metrics.
+    static let metricsIntervalNs: UInt64 = 1_000_000_000
 
     func run() throws {
         AgentSignals.install()
@@ -46,12 +51,18 @@ struct AgentRunner {
         }
         // Policies first: a policy that cannot be read is a one-line error before anything is attached.
         var rules: DetectionRules?
+        var loadedPolicies: PolicySources.Loaded?
         if let policies = settings.policies {
             let loaded = policies.load(options: settings.loaderOptions)
             if let failure = loaded.failures.first { throw PolicyLoadError(message: failure) }
             PolicySources.logSummary(loaded, verb: "loaded")
             rules = DetectionRules(loaded: loaded, agentVersion: AgentVersion.current, rateLimit: settings.rateLimit)
+            loadedPolicies = loaded
         }
+        // Metrics next: a port in use is a one-line error before anything is attached.
+        let metrics = metricsListen != nil || metricsTextfile != nil ? AgentMetrics() : nil
+        let metricsServer = try metricsListen.map { try MetricsServer(address: $0, registry: metrics!.registry) }
+        let metricsTextfileWriter = metricsTextfile.map { MetricsTextfileWriter(path: $0, registry: metrics!.registry) }
         var running = settings
         let reloader = settings.policies.map { _ in PolicyReloader() }
         let clock = BootClock()
@@ -82,12 +93,33 @@ struct AgentRunner {
             decoder: RecordDecoder(clock: clock), resolvers: resolvers, output: output, writeAllEvents: writeAllEvents, rules: rules,
             serializer: serializer)
         let ring = try RingBuffer(map: probes.events) { record in pipeline.handle(record) }
+        func publishMetrics(extra: [String] = []) {
+            metrics?.publish(stats: pipeline.stats, lost: probes.lostCounts(), resolvers: resolvers.stats,
+                             current: pipeline.rules?.counts() ?? [], extra: (pipeline.rules == nil ? [] : pipeline.actionCounters) + extra,
+                             ringFillBytes: ring.fillBytes, ringCapacity: ring.capacityBytes)
+        }
+        if let metrics {
+            metrics.publishProbes(attached: probes.attachedPrograms.count, unavailablePrograms: probes.unavailablePrograms.map(\.program),
+                                  unavailableTypes: missingTypes)
+            if let loadedPolicies { metrics.publishPolicies(loadedPolicies) }
+            publishMetrics()
+            if let metricsServer {
+                metricsServer.start()
+                Log.info("metrics: serving http://\(metricsServer.address.description)/metrics")
+            }
+            if let metricsTextfileWriter {
+                metricsTextfileWriter.writeOnce()
+                metricsTextfileWriter.start()
+                Log.info("metrics: writing \(metricsTextfileWriter.path) every \(MetricsTextfileWriter.intervalSeconds) s")
+            }
+        }
 
         Log.info("ready: \(probes.attachedPrograms.count) probes attached, \(snapshotSize) processes in snapshot, mode=\(mode(rules)), rules=\(rules?.ruleSet.rules.count ?? 0)")
         SystemdNotify.send("READY=1")
 
         var lastPrune = BootClock.nowBootNs()
         var lastLostCheck = lastPrune
+        var lastMetrics = lastPrune
         var reportedLost: UInt64 = 0
         while AgentSignals.stopRequested == 0 {
             // Caught up: wait for the fill-threshold wakeup or the timer. Budget used up: more is
@@ -114,6 +146,7 @@ struct AgentRunner {
                 } else {
                     PolicySources.logSummary(loaded, verb: "reloaded")
                     pipeline.replaceRules(DetectionRules(loaded: loaded, agentVersion: AgentVersion.current, rateLimit: request.rateLimit))
+                    metrics?.publishPolicies(loaded)
                     Log.info("policies reloaded: \(pipeline.rules?.ruleSet.rules.count ?? 0) rules running")
                 }
             }
@@ -131,6 +164,10 @@ struct AgentRunner {
                 clock.refresh()
                 let pruned = resolvers.prune()
                 if pruned > 0 { Log.debug("pruned \(pruned) processes that exited unseen") }
+            }
+            if metrics != nil, now &- lastMetrics >= AgentRunner.metricsIntervalNs {
+                lastMetrics = now
+                publishMetrics()
             }
             if now &- lastLostCheck >= AgentRunner.lostCheckIntervalNs {
                 lastLostCheck = now
@@ -165,6 +202,8 @@ struct AgentRunner {
         pipeline.finishActions(timeoutNs: AgentRunner.finalHashWaitNs)
         try output.flush()
         let counters = (pipeline.rules == nil ? [] : pipeline.actionCounters) + ["unread_at_stop=\(unread)"]
+        publishMetrics(extra: ["unread_at_stop=\(unread)"])
+        metricsTextfileWriter?.writeOnce()
         Log.info(pipeline.stats.line(lost: probes.lostCounts(), resolvers: resolvers.stats, current: pipeline.rules?.counts() ?? [],
                                      extra: counters))
     }

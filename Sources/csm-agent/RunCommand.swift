@@ -55,6 +55,15 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("rate-limit-burst"), help: "Matches a rule without 'every' may write at once before its rate applies (default \(Int(RuleRateLimiter.defaultBurst))).")
     var rateLimitBurst: Int?
 
+    @Option(name: .customLong("metrics-listen"), help: "Serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9477; a loopback address unless --metrics-allow-remote).")
+    var metricsListen: String?
+
+    @Flag(name: .customLong("metrics-allow-remote"), help: "Let --metrics-listen bind an address other than loopback.")
+    var metricsAllowRemote = false
+
+    @Option(name: .customLong("metrics-textfile"), help: "Write the metrics to this file every 10 s (node_exporter's textfile collector; name it *.prom).")
+    var metricsTextfile: String?
+
     /// Datadog's defaults with what the flags add.
     var scrubbing: ScrubbingSettings {
         ScrubbingSettings(enabled: !noScrub, sensitiveWords: ScrubbingSettings.defaultSensitiveWords + scrubWords,
@@ -83,6 +92,10 @@ struct RunCommand: ParsableCommand {
             }
         }
         if let config, config.isEmpty { throw ValidationError("--config needs a file") }
+        if let metricsListen {
+            do { _ = try MetricsAddress.parse(metricsListen, allowRemote: metricsAllowRemote) } catch { throw ValidationError("\(error)") }
+        }
+        if let metricsTextfile, metricsTextfile.isEmpty { throw ValidationError("--metrics-textfile needs a file") }
     }
 
     /// The policies, loader options, rate limits and log settings these arguments give, which a
@@ -97,7 +110,8 @@ struct RunCommand: ParsableCommand {
                                                 burst: Double(rateLimitBurst ?? Int(RuleRateLimiter.defaultBurst))),
             logLevel: Log.Level(name: logLevel) ?? .info, logFormat: Log.Format(rawValue: logFormat) ?? .text,
             restartOnly: ["all_events=\(allEvents)", "rules=\(allEvents && !named ? "none" : "some")", "bpf_object=\(bpfObject ?? "embedded")",
-                          "scrubbing.enabled=\(!noScrub)", "scrubbing.words=\(scrubWords)", "scrubbing.envs_with_value=\(envsWithValue)"])
+                          "scrubbing.enabled=\(!noScrub)", "scrubbing.words=\(scrubWords)", "scrubbing.envs_with_value=\(envsWithValue)",
+                          "metrics.listen=\(metricsListen ?? "-")", "metrics.allow_remote=\(metricsAllowRemote)", "metrics.textfile=\(metricsTextfile ?? "-")"])
     }
 
     func run() throws {
@@ -111,13 +125,17 @@ struct RunCommand: ParsableCommand {
         }
         let runner = AgentRunner(
             source: bpfObject.map { BPFObjectSource.file($0) } ?? .embedded, writeAllEvents: allEvents, settings: settings,
-            scrubbing: scrubbing, configReload: configReload)
+            scrubbing: scrubbing, configReload: configReload,
+            metricsListen: try metricsListen.map { try MetricsAddress.parse($0, allowRemote: metricsAllowRemote) }, metricsTextfile: metricsTextfile)
         do {
             try runner.run()
         } catch let error as ProbeLoadError {
             Log.error(error.description)
             throw ExitCode.failure
         } catch let error as OutputError {
+            Log.error(error.description)
+            throw ExitCode.failure
+        } catch let error as MetricsError {
             Log.error(error.description)
             throw ExitCode.failure
         } catch let error as PolicyLoadError {
