@@ -6,7 +6,7 @@ struct CSMAgent: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "csm-agent",
         abstract: "eBPF runtime security agent: kernel events to SECL rules to JSON lines on stdout.",
-        subcommands: [RunCommand.self, PolicyCommand.self, FieldsCommand.self, ConfigCommand.self],
+        subcommands: [RunCommand.self, PolicyCommand.self, FieldsCommand.self, ConfigCommand.self, SelfTestCommand.self],
         defaultSubcommand: RunCommand.self
     )
 }
