@@ -120,6 +120,11 @@ struct AgentRunner {
         var lastPrune = BootClock.nowBootNs()
         var lastLostCheck = lastPrune
         var lastMetrics = lastPrune
+        // The loop itself pings the watchdog: a loop stuck in a decoder or a blocked output stops
+        // the pings, and systemd restarts the agent.
+        let watchdogIntervalNs = SystemdNotify.watchdogIntervalNs()
+        var lastWatchdog = lastPrune
+        if let watchdogIntervalNs { Log.info("systemd watchdog: WATCHDOG=1 every \(watchdogIntervalNs / 1_000_000) ms") }
         var reportedLost: UInt64 = 0
         while AgentSignals.stopRequested == 0 {
             // Caught up: wait for the fill-threshold wakeup or the timer. Budget used up: more is
@@ -164,6 +169,10 @@ struct AgentRunner {
                 clock.refresh()
                 let pruned = resolvers.prune()
                 if pruned > 0 { Log.debug("pruned \(pruned) processes that exited unseen") }
+            }
+            if let watchdogIntervalNs, now &- lastWatchdog >= watchdogIntervalNs {
+                lastWatchdog = now
+                SystemdNotify.send("WATCHDOG=1")
             }
             if metrics != nil, now &- lastMetrics >= AgentRunner.metricsIntervalNs {
                 lastMetrics = now

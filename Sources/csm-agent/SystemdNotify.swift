@@ -2,6 +2,14 @@ import Glibc
 
 /// sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET, when systemd set it.
 enum SystemdNotify {
+    /// How often the loop must send `WATCHDOG=1`: half of `$WATCHDOG_USEC` (sd_watchdog_enabled(3)),
+    /// when systemd set it for this process (`$WATCHDOG_PID` absent or ours); nil otherwise.
+    static func watchdogIntervalNs() -> UInt64? {
+        guard let usecText = getenv("WATCHDOG_USEC").map({ String(cString: $0) }), let usec = UInt64(usecText), usec > 0 else { return nil }
+        if let pidText = getenv("WATCHDOG_PID").map({ String(cString: $0) }), let pid = Int32(pidText), pid != getpid() { return nil }
+        return usec * 1_000 / 2
+    }
+
     static func send(_ state: String) {
         guard let socketPath = getenv("NOTIFY_SOCKET").map({ String(cString: $0) }), !socketPath.isEmpty else { return }
         let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
