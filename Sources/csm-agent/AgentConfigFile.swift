@@ -61,6 +61,10 @@ struct AgentConfigFile {
         Key(path: ["scrubbing", "envs_with_value"], option: "--env-with-value", kind: .strings),
         Key(path: ["rate_limit", "rate"], option: "--rate-limit", kind: .integer),
         Key(path: ["rate_limit", "burst"], option: "--rate-limit-burst", kind: .integer),
+        Key(path: ["outputs"], option: "--output", kind: .strings),
+        Key(path: ["output", "format"], option: "--format", kind: .string),
+        Key(path: ["output", "max_size"], option: "--output-max-size", kind: .integer),
+        Key(path: ["output", "max_files"], option: "--output-max-files", kind: .integer),
     ]
 
     /// One key of the file and the arguments it stands for.

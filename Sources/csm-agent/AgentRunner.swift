@@ -34,6 +34,8 @@ struct AgentRunner {
     let scrubbing: ScrubbingSettings
     /// The configuration file SIGHUP reads again, when one is in use.
     let configReload: ConfigReload?
+    /// Where the lines go, and in which format.
+    var outputs = OutputSettings()
 
     func run() throws {
         AgentSignals.install()
@@ -77,7 +79,7 @@ struct AgentRunner {
         // The snapshot runs after attaching, so that no process can slip between the two.
         let resolvers = Resolvers(clock: clock)
         let snapshotSize = resolvers.snapshot()
-        let output = OutputWriter(fd: 1)
+        let output = OutputWriter(outputs: outputs.makeOutputs(), format: outputs.format)
         let pipeline = EventPipeline(
             decoder: RecordDecoder(clock: clock), resolvers: resolvers, output: output, writeAllEvents: writeAllEvents, rules: rules,
             serializer: serializer)
@@ -99,7 +101,9 @@ struct AgentRunner {
             try output.flush()
             if let error = pipeline.outputError { throw error }
 
+            output.report(nowNs: BootClock.nowBootNs())
             if AgentSignals.take(&AgentSignals.reloadRequested) {
+                output.reopen()
                 if let configReload { running = AgentRunner.reconfigure(running, from: configReload) }
                 if let reloader, let sources = running.policies {
                     Log.info("SIGHUP: reloading policies")
@@ -119,7 +123,8 @@ struct AgentRunner {
             }
             if AgentSignals.take(&AgentSignals.statsRequested) {
                 Log.info(pipeline.stats.line(lost: probes.lostCounts(), resolvers: resolvers.stats, current: pipeline.rules?.counts() ?? [],
-                                         extra: pipeline.rules == nil ? [] : pipeline.actionCounters))
+                                         extra: (pipeline.rules == nil ? [] : pipeline.actionCounters) + output.counters))
+                output.reopen()
             }
             if AgentSignals.take(&AgentSignals.ignoredReceived) {
                 Log.info("SIGUSR2 received and ignored")
@@ -164,7 +169,8 @@ struct AgentRunner {
         }
         pipeline.finishActions(timeoutNs: AgentRunner.finalHashWaitNs)
         try output.flush()
-        let counters = (pipeline.rules == nil ? [] : pipeline.actionCounters) + ["unread_at_stop=\(unread)"]
+        output.finish()
+        let counters = (pipeline.rules == nil ? [] : pipeline.actionCounters) + ["unread_at_stop=\(unread)"] + output.counters
         Log.info(pipeline.stats.line(lost: probes.lostCounts(), resolvers: resolvers.stats, current: pipeline.rules?.counts() ?? [],
                                      extra: counters))
     }
