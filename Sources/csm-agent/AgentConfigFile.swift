@@ -65,6 +65,10 @@ struct AgentConfigFile {
         Key(path: ["metrics", "listen"], option: "--metrics-listen", kind: .string),
         Key(path: ["metrics", "allow_remote"], option: "--metrics-allow-remote", kind: .flag),
         Key(path: ["metrics", "textfile"], option: "--metrics-textfile", kind: .path),
+        Key(path: ["outputs"], option: "--output", kind: .strings),
+        Key(path: ["output", "format"], option: "--format", kind: .string),
+        Key(path: ["output", "max_size"], option: "--output-max-size", kind: .integer),
+        Key(path: ["output", "max_files"], option: "--output-max-files", kind: .integer),
     ]
 
     /// One key of the file and the arguments it stands for.

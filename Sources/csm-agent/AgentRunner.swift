@@ -39,6 +39,8 @@ struct AgentRunner {
     var metricsTextfile: String? = nil
     /// How often the loop copies its counters into the metrics.
     static let metricsIntervalNs: UInt64 = 1_000_000_000
+    /// Where the lines go, and in which format.
+    var outputs = OutputSettings()
 
     func run() throws {
         AgentSignals.install()
@@ -88,7 +90,7 @@ struct AgentRunner {
         // The snapshot runs after attaching, so that no process can slip between the two.
         let resolvers = Resolvers(clock: clock)
         let snapshotSize = resolvers.snapshot()
-        let output = OutputWriter(fd: 1)
+        let output = OutputWriter(outputs: outputs.makeOutputs(), format: outputs.format)
         let pipeline = EventPipeline(
             decoder: RecordDecoder(clock: clock), resolvers: resolvers, output: output, writeAllEvents: writeAllEvents, rules: rules,
             serializer: serializer)
@@ -136,7 +138,9 @@ struct AgentRunner {
             try output.flush()
             if let error = pipeline.outputError { throw error }
 
+            output.report(nowNs: BootClock.nowBootNs())
             if AgentSignals.take(&AgentSignals.reloadRequested) {
+                output.reopen()
                 if let configReload { running = AgentRunner.reconfigure(running, from: configReload) }
                 if let reloader, let sources = running.policies {
                     Log.info("SIGHUP: reloading policies")
@@ -157,7 +161,8 @@ struct AgentRunner {
             }
             if AgentSignals.take(&AgentSignals.statsRequested) {
                 Log.info(pipeline.stats.line(lost: probes.lostCounts(), resolvers: resolvers.stats, current: pipeline.rules?.counts() ?? [],
-                                         extra: pipeline.rules == nil ? [] : pipeline.actionCounters))
+                                         extra: (pipeline.rules == nil ? [] : pipeline.actionCounters) + output.counters))
+                output.reopen()
             }
             if AgentSignals.take(&AgentSignals.ignoredReceived) {
                 Log.info("SIGUSR2 received and ignored")
@@ -176,7 +181,7 @@ struct AgentRunner {
             }
             if metrics != nil, now &- lastMetrics >= AgentRunner.metricsIntervalNs {
                 lastMetrics = now
-                publishMetrics()
+                publishMetrics(extra: output.counters)
             }
             if now &- lastLostCheck >= AgentRunner.lostCheckIntervalNs {
                 lastLostCheck = now
@@ -210,8 +215,9 @@ struct AgentRunner {
         }
         pipeline.finishActions(timeoutNs: AgentRunner.finalHashWaitNs)
         try output.flush()
-        let counters = (pipeline.rules == nil ? [] : pipeline.actionCounters) + ["unread_at_stop=\(unread)"]
-        publishMetrics(extra: ["unread_at_stop=\(unread)"])
+        output.finish()
+        let counters = (pipeline.rules == nil ? [] : pipeline.actionCounters) + ["unread_at_stop=\(unread)"] + output.counters
+        publishMetrics(extra: ["unread_at_stop=\(unread)"] + output.counters)
         metricsTextfileWriter?.writeOnce()
         Log.info(pipeline.stats.line(lost: probes.lostCounts(), resolvers: resolvers.stats, current: pipeline.rules?.counts() ?? [],
                                      extra: counters))

@@ -19,7 +19,7 @@ final class EventPipeline {
     let actions: RuleActionRunner
     let output: OutputWriter
     var stats = PipelineStats()
-    /// Set when writing to stdout failed; the loop stops on it.
+    /// Set when stdout can no longer be written; the loop stops on it.
     private(set) var outputError: Error?
 
     init(decoder: RecordDecoder, resolvers: Resolvers, output: OutputWriter, writeAllEvents: Bool, rules: DetectionRules?,
@@ -75,7 +75,7 @@ final class EventPipeline {
 
     private func writeLine(_ event: Event, _ context: AgentContext) {
         guard outputError == nil else { return }
-        serializer.serialize(event, context: context, into: &output.buffer)
+        output.append(event, context: context, serializer: serializer)
         stats.written &+= 1
         stats.ruleLines &+= 1
     }
@@ -94,7 +94,7 @@ final class EventPipeline {
         resolvers.resolve(&event)
         guard outputError == nil else { return }
         if writeAllEvents {
-            serializer.serialize(event, context: allEventsContext, into: &output.buffer)
+            output.append(event, context: allEventsContext, serializer: serializer)
             stats.written &+= 1
         }
         if let rules {

@@ -63,6 +63,25 @@ struct RunCommand: ParsableCommand {
 
     @Option(name: .customLong("metrics-textfile"), help: "Write the metrics to this file every 10 s (node_exporter's textfile collector; name it *.prom).")
     var metricsTextfile: String?
+    @Option(name: .customLong("output"), help: "Where the lines go: stdout (default) or file:PATH (repeatable: every output gets every line).")
+    var outputSpecs: [String] = []
+
+    @Option(name: .customLong("format"), help: "json (one JSON object per line, default) or compact (one short line per event, for a terminal).")
+    var format: String = "json"
+
+    @Option(name: .customLong("output-max-size"), help: "Rotate a file output before it grows past this many bytes (default \(OutputSettings.defaultMaxSize); 0: never).")
+    var outputMaxSize: Int?
+
+    @Option(name: .customLong("output-max-files"), help: "Rotated files a file output keeps: PATH.1 … PATH.N (default \(OutputSettings.defaultMaxFiles)).")
+    var outputMaxFiles: Int?
+
+    /// The outputs these flags name.
+    var outputSettings: OutputSettings {
+        OutputSettings(specs: outputSpecs.isEmpty ? [.stdout] : outputSpecs.compactMap(OutputSpec.init),
+                       format: OutputFormat(rawValue: format) ?? .json,
+                       maxSize: UInt64(outputMaxSize ?? Int(OutputSettings.defaultMaxSize)),
+                       maxFiles: outputMaxFiles ?? OutputSettings.defaultMaxFiles)
+    }
 
     /// Datadog's defaults with what the flags add.
     var scrubbing: ScrubbingSettings {
@@ -96,6 +115,17 @@ struct RunCommand: ParsableCommand {
             do { _ = try MetricsAddress.parse(metricsListen, allowRemote: metricsAllowRemote) } catch { throw ValidationError("\(error)") }
         }
         if let metricsTextfile, metricsTextfile.isEmpty { throw ValidationError("--metrics-textfile needs a file") }
+        var seenOutputs: [OutputSpec] = []
+        for text in outputSpecs {
+            guard let spec = OutputSpec(text) else { throw ValidationError("invalid --output '\(text)': use stdout or file:PATH") }
+            guard !seenOutputs.contains(spec) else { throw ValidationError("--output '\(text)' given twice") }
+            seenOutputs.append(spec)
+        }
+        guard OutputFormat(rawValue: format) != nil else { throw ValidationError("unknown format '\(format)': use json or compact") }
+        if let outputMaxSize, outputMaxSize < 0 { throw ValidationError("invalid --output-max-size \(outputMaxSize): 0 or more bytes") }
+        if let outputMaxFiles, !(0...1000).contains(outputMaxFiles) {
+            throw ValidationError("invalid --output-max-files \(outputMaxFiles): between 0 and 1000")
+        }
     }
 
     /// The policies, loader options, rate limits and log settings these arguments give, which a
@@ -111,7 +141,9 @@ struct RunCommand: ParsableCommand {
             logLevel: Log.Level(name: logLevel) ?? .info, logFormat: Log.Format(rawValue: logFormat) ?? .text,
             restartOnly: ["all_events=\(allEvents)", "rules=\(allEvents && !named ? "none" : "some")", "bpf_object=\(bpfObject ?? "embedded")",
                           "scrubbing.enabled=\(!noScrub)", "scrubbing.words=\(scrubWords)", "scrubbing.envs_with_value=\(envsWithValue)",
-                          "metrics.listen=\(metricsListen ?? "-")", "metrics.allow_remote=\(metricsAllowRemote)", "metrics.textfile=\(metricsTextfile ?? "-")"])
+                          "metrics.listen=\(metricsListen ?? "-")", "metrics.allow_remote=\(metricsAllowRemote)", "metrics.textfile=\(metricsTextfile ?? "-")",
+                          "outputs=\(outputSpecs)", "output.format=\(format)", "output.max_size=\(outputMaxSize.map(String.init) ?? "default")",
+                          "output.max_files=\(outputMaxFiles.map(String.init) ?? "default")"])
     }
 
     func run() throws {
@@ -126,7 +158,8 @@ struct RunCommand: ParsableCommand {
         let runner = AgentRunner(
             source: bpfObject.map { BPFObjectSource.file($0) } ?? .embedded, writeAllEvents: allEvents, settings: settings,
             scrubbing: scrubbing, configReload: configReload,
-            metricsListen: try metricsListen.map { try MetricsAddress.parse($0, allowRemote: metricsAllowRemote) }, metricsTextfile: metricsTextfile)
+            metricsListen: try metricsListen.map { try MetricsAddress.parse($0, allowRemote: metricsAllowRemote) }, metricsTextfile: metricsTextfile,
+            outputs: outputSettings)
         do {
             try runner.run()
         } catch let error as ProbeLoadError {

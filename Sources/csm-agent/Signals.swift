@@ -2,7 +2,8 @@ import Glibc
 
 /// The signals the agent handles; every handler only sets a flag that the event loop reads.
 ///
-/// SIGTERM / SIGINT: drain and stop. SIGHUP: reload the policies. SIGUSR1: write a stats line.
+/// SIGTERM / SIGINT: drain and stop. SIGHUP: reload the policies and reopen the outputs. SIGUSR1:
+/// write a stats line and reopen the outputs.
 /// SIGUSR2: logged and otherwise ignored. None of them may kill the agent by its default action.
 enum AgentSignals {
     nonisolated(unsafe) static var stopRequested: sig_atomic_t = 0

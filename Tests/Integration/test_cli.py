@@ -219,7 +219,7 @@ def test_unknown_subcommand_is_one_line():
     require(AGENT.exists(), "agent not built")
     result = run(["polcy", "check", "x"])
     assert result.returncode == 64
-    assert result.stderr.splitlines() == ["csm-agent: unknown subcommand 'polcy' (expected: run, policy, fields)"]
+    assert result.stderr.splitlines() == ["csm-agent: unknown subcommand 'polcy' (expected: run, policy, fields, config, self-test)"]
     assert result.stdout == ""
     result = run(["policy", "chek", "x"])
     assert result.returncode == 64
