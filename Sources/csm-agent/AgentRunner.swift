@@ -37,6 +37,10 @@ struct AgentRunner {
     /// Where Prometheus metrics are served (`--metrics-listen`) and written (`--metrics-textfile`).
     var metricsListen: MetricsAddress? = nil
     var metricsTextfile: String? = nil
+    /// How often the loop checks whether the process cache shrank enough to give memory back.
+    static let trimCheckIntervalNs: UInt64 = 1_000_000_000
+    /// Process entries gone since the cache's last high-water mark before `malloc_trim` runs.
+    static let trimAfterEvictedEntries = 1_024
     /// How often the loop copies its counters into the metrics.
     static let metricsIntervalNs: UInt64 = 1_000_000_000
     /// Where the lines go, and in which format.
@@ -122,6 +126,8 @@ struct AgentRunner {
         var lastPrune = BootClock.nowBootNs()
         var lastLostCheck = lastPrune
         var lastMetrics = lastPrune
+        var lastTrimCheck = lastPrune
+        var cacheHighWater = 0
         // The loop itself pings the watchdog: a loop stuck in a decoder or a blocked output stops
         // the pings, and systemd restarts the agent.
         let watchdogIntervalNs = SystemdNotify.watchdogIntervalNs()
@@ -174,6 +180,18 @@ struct AgentRunner {
                 clock.refresh()
                 let pruned = resolvers.prune()
                 if pruned > 0 { Log.debug("pruned \(pruned) processes that exited unseen") }
+            }
+            if now &- lastTrimCheck >= AgentRunner.trimCheckIntervalNs {
+                lastTrimCheck = now
+                let live = resolvers.stats.liveProcesses
+                cacheHighWater = max(cacheHighWater, live)
+                // Freed process entries stay in malloc's arenas otherwise: after a burst of
+                // processes exits, the RSS would stay at its peak. Only a net shrink trims, so a
+                // steady churn never pays for it.
+                if cacheHighWater - live >= AgentRunner.trimAfterEvictedEntries {
+                    malloc_trim(0)
+                    cacheHighWater = live
+                }
             }
             if let watchdogIntervalNs, now &- lastWatchdog >= watchdogIntervalNs {
                 lastWatchdog = now
@@ -251,3 +269,9 @@ struct AgentRunner {
         }
     }
 }
+
+/// glibc's `malloc_trim(3)`: `<malloc.h>` is not part of Swift's Glibc module. Its C signature is
+/// `int malloc_trim(size_t pad)`, which this declaration matches on every 64-bit Linux ABI.
+@_silgen_name("malloc_trim")
+@discardableResult
+private func malloc_trim(_ pad: Int) -> Int32
