@@ -29,6 +29,11 @@ struct SelfTestCommand: ParsableCommand {
         guard (1...3600).contains(timeoutSeconds) else { throw ValidationError("invalid --timeout \(timeoutSeconds): between 1 and 3600") }
     }
 
+    /// An action that could not be performed (the detection is then not waited for).
+    struct ActionError: Error, CustomStringConvertible {
+        var description: String
+    }
+
     /// One action and the rule that must report it.
     struct Check {
         var name: String
@@ -67,7 +72,7 @@ struct SelfTestCommand: ParsableCommand {
         let checks = [
             Check(name: "file created and removed below \(directory)", ruleID: "self_test_file_create") {
                 let fd = open(created, O_CREAT | O_WRONLY | O_CLOEXEC, 0o600)
-                guard fd >= 0 else { throw ConfigError(message: "cannot create \(created): \(String(cString: strerror(errno)))") }
+                guard fd >= 0 else { throw ActionError(description: "cannot create \(created): \(String(cString: strerror(errno)))") }
                 close(fd)
                 unlink(created)
             },
@@ -80,7 +85,7 @@ struct SelfTestCommand: ParsableCommand {
             },
             Check(name: "/etc/shadow opened for reading (default policy)", ruleID: "csm_shadow_file_read") {
                 let fd = open("/etc/shadow", O_RDONLY | O_CLOEXEC)
-                guard fd >= 0 else { throw ConfigError(message: "cannot open /etc/shadow: \(String(cString: strerror(errno)))") }
+                guard fd >= 0 else { throw ActionError(description: "cannot open /etc/shadow: \(String(cString: strerror(errno)))") }
                 close(fd)
             },
         ]

@@ -136,3 +136,28 @@ def agent(tmp_path_factory):
     invalid = running.invalid_lines()
     assert not invalid, f"{len(invalid)} of {len(running.events)} events invalid: " + "; ".join(invalid[:5])
     assert running.events, "the agent wrote no events"
+
+
+@pytest.fixture
+def start_agent(tmp_path):
+    """Starts agents (detection mode unless `all_events=True`), each in its own directory below
+    tmp_path; at the end stops those still running (exit 0) and validates every line they wrote."""
+    require(os.geteuid() == 0, "integration tests need root (they load BPF programs)")
+    require(Path("/sys/kernel/btf/vmlinux").exists(), "the kernel has no BTF")
+    require(AGENT.exists(), f"{AGENT} is missing: run `make build`")
+    started = []
+
+    def start(*args, all_events=False):
+        directory = tmp_path / f"agent{len(started)}"
+        directory.mkdir()
+        running = RunningAgent(directory, args, all_events=all_events)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        if running.process.poll() is None:
+            code, log = running.stop()
+            assert code == 0, log
+        invalid = running.invalid_lines()
+        assert not invalid, f"{len(invalid)} invalid lines: " + "; ".join(invalid[:5])

@@ -21,28 +21,6 @@ EXAMPLE = REPO / "systemd" / "csm-agent.yaml"
 BPF_OBJECT = REPO / ".build" / "bpf" / "csm.bpf.o"
 
 
-@pytest.fixture
-def start(tmp_path):
-    require(os.geteuid() == 0, "integration tests need root (they load BPF programs)")
-    require(AGENT.exists(), f"{AGENT} is missing: run `make build`")
-    started = []
-
-    def start_agent(*args):
-        directory = tmp_path / f"agent{len(started)}"
-        directory.mkdir()
-        agent = RunningAgent(directory, args, all_events=False)
-        started.append(agent)
-        return agent
-
-    yield start_agent
-    for agent in started:
-        if agent.process.poll() is None:
-            code, log = agent.stop()
-            assert code == 0, log
-        invalid = agent.invalid_lines()
-        assert not invalid, f"{len(invalid)} invalid lines: " + "; ".join(invalid[:5])
-
-
 def _open_by_child(path):
     """Opens `path` in a child process; its pid."""
     child = subprocess.run(["/bin/sh", "-c", f'echo $$; exec cat "{path}" > /dev/null'], capture_output=True, text=True, check=True)
@@ -60,7 +38,7 @@ def test_the_example_config_checks():
     assert "ok" in result.stdout and "warning" not in result.stderr
 
 
-def test_every_key_takes_effect(start, tmp_path):
+def test_every_key_takes_effect(start_agent, tmp_path):
     require(BPF_OBJECT.exists(), f"{BPF_OBJECT} is missing: run `make bpf`")
     watched = tmp_path / "watched.txt"
     watched.write_text("x")
@@ -99,7 +77,7 @@ rate_limit:
   rate: 1
   burst: 1
 """)
-    agent = start("--config", str(config))
+    agent = start_agent("--config", str(config))
     log = agent.log()
     records = [json.loads(line) for line in log.splitlines() if line.strip()]
     assert records and all(r["logger"] == "csm-agent" for r in records), log[:300]
@@ -145,10 +123,10 @@ def test_log_level_key_hides_lower_levels(tmp_path):
     assert b"level=info" not in log and b"level=warning" not in log, log[:500]
 
 
-def test_all_events_key(start, tmp_path):
+def test_all_events_key(start_agent, tmp_path):
     config = tmp_path / "all.yaml"
     config.write_text("all_events: true\n")
-    agent = start("--config", str(config))
+    agent = start_agent("--config", str(config))
     target = tmp_path / "any.txt"
     target.write_text("x")
     pid = _open_by_child(target)
@@ -156,14 +134,14 @@ def test_all_events_key(start, tmp_path):
                and e["process"]["pid"] == pid)
 
 
-def test_flags_override_the_file(start, tmp_path):
+def test_flags_override_the_file(start_agent, tmp_path):
     watched = tmp_path / "flag.txt"
     watched.write_text("x")
     from_file = write_policy(tmp_path / "from-file.policy", [{"id": "from_file", "expression": f'open.file.path == "{watched}"'}])
     from_flag = write_policy(tmp_path / "from-flag.policy", [{"id": "from_flag", "expression": f'open.file.path == "{watched}"'}])
     config = tmp_path / "override.yaml"
     config.write_text(f"log:\n  format: json\npolicies: [{from_file}]\n")
-    agent = start("--config", str(config), "--log-format", "text", "--policy", str(from_flag))
+    agent = start_agent("--config", str(config), "--log-format", "text", "--policy", str(from_flag))
     assert all(line.startswith("csm-agent level=") for line in agent.log().splitlines()), agent.log()[:300]
     pid = _open_by_child(watched)
     agent.find(lambda e: e["agent"]["rule_id"] == "from_flag" and e["process"]["pid"] == pid)
@@ -171,10 +149,10 @@ def test_flags_override_the_file(start, tmp_path):
     assert not matches_of(agent, "from_file"), "the --policy flag replaces the file's policies"
 
 
-def test_unknown_keys_are_warnings_naming_file_line_and_key(start, tmp_path):
+def test_unknown_keys_are_warnings_naming_file_line_and_key(start_agent, tmp_path):
     config = tmp_path / "unknown.yaml"
     config.write_text("log:\n  level: info\n  colour: blue\nfrobnicate: 3\n")
-    agent = start("--config", str(config))
+    agent = start_agent("--config", str(config))
     log = agent.log()
     assert f"{config} line 3: unknown key 'log.colour' (ignored)" in log, log[:1500]
     assert f"{config} line 4: unknown key 'frobnicate' (ignored)" in log, log[:1500]
@@ -227,7 +205,7 @@ def test_unusable_files_are_one_line_errors(tmp_path):
     assert result.returncode == 78 and str(cases["missing"]) in result.stderr
 
 
-def test_sighup_reads_the_config_again_and_a_broken_one_keeps_running(start, tmp_path):
+def test_sighup_reads_the_config_again_and_a_broken_one_keeps_running(start_agent, tmp_path):
     first = tmp_path / "first.txt"
     second = tmp_path / "second.txt"
     for path in (first, second):
@@ -236,7 +214,7 @@ def test_sighup_reads_the_config_again_and_a_broken_one_keeps_running(start, tmp
     policy_b = write_policy(tmp_path / "b.policy", [{"id": "reload_second", "expression": f'open.file.path == "{second}"'}])
     config = tmp_path / "reload.yaml"
     config.write_text(f"policies: [{policy_a}]\n")
-    agent = start("--config", str(config))
+    agent = start_agent("--config", str(config))
     pid = _open_by_child(first)
     agent.find(lambda e: e["agent"]["rule_id"] == "reload_first" and e["process"]["pid"] == pid)
 

@@ -26,29 +26,6 @@ def write_policy(path, rule_id, expression):
     return path
 
 
-@pytest.fixture
-def start_agent(tmp_path):
-    require(os.geteuid() == 0, "integration tests need root (they load BPF programs)")
-    require(Path("/sys/kernel/btf/vmlinux").exists(), "the kernel has no BTF")
-    require(AGENT.exists(), f"{AGENT} is missing: run `make build`")
-    started = []
-
-    def start(*args):
-        directory = tmp_path / f"agent{len(started)}"
-        directory.mkdir()
-        running = RunningAgent(directory, args, all_events=False)
-        started.append(running)
-        return running
-
-    yield start
-    for running in started:
-        if running.process.poll() is None:
-            code, log = running.stop()
-            assert code == 0, log
-        invalid = running.invalid_lines()
-        assert not invalid, f"{len(invalid)} invalid lines: " + "; ".join(invalid[:5])
-
-
 def stats_line(log):
     lines = [line for line in log.splitlines() if "msg=stats " in line]
     assert lines, log

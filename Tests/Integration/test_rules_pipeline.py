@@ -17,33 +17,6 @@ from conftest import AGENT, REPO, RunningAgent, require
 CORPUS = REPO.parent / "shared" / "corpus" / "datadog-default.policy"
 
 
-@pytest.fixture
-def start_agent(tmp_path):
-    require(os.geteuid() == 0, "integration tests need root (they load BPF programs)")
-    require(Path("/sys/kernel/btf/vmlinux").exists(), "the kernel has no BTF")
-    require(AGENT.exists(), f"{AGENT} is missing: run `make build`")
-    started = []
-
-    def start(*args, all_events=False):
-        running = RunningAgent(_dir(tmp_path, len(started)), args, all_events=all_events)
-        started.append(running)
-        return running
-
-    yield start
-    for running in started:
-        if running.process.poll() is None:
-            code, log = running.stop()
-            assert code == 0, log
-        invalid = running.invalid_lines()
-        assert not invalid, f"{len(invalid)} invalid lines: " + "; ".join(invalid[:5])
-
-
-def _dir(tmp_path, index):
-    path = tmp_path / f"agent{index}"
-    path.mkdir()
-    return path
-
-
 def write_policy(path, rules, version="1.0.0"):
     lines = [f"version: {version}", "rules:"]
     for rule in rules:
