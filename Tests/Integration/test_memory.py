@@ -44,3 +44,4 @@ def test_exited_processes_leave_the_cache(tmp_path):
     finally:
         code, log = agent.stop()
     assert code == 0, log
+    assert not agent.invalid_lines()

@@ -2,13 +2,14 @@
 build), and the agent runs under the unit's CapabilityBoundingSet (applied with `setpriv
 --bounding-set`, as systemd is not PID 1 here): every probe attached as without it, and a rule fires
 on a real open."""
+import json
 import os
 import re
 import shutil
 import subprocess
 import time
 
-from conftest import AGENT, REPO, require
+from conftest import AGENT, REPO, require, schema_validator
 from test_rules_pipeline import write_policy
 
 UNIT = REPO / "systemd" / "csm-agent.service"
@@ -63,3 +64,6 @@ def test_the_agent_runs_under_the_units_capability_bounding_set(tmp_path):
     probes = lambda line: int(re.search(r"ready: (\d+) probes attached", line).group(1))
     assert probes(bounded) == probes(full), (bounded, full)
     assert "unit_watched_open" in events and str(watched) in events
+    validator = schema_validator()
+    invalid = [error.message for line in events.splitlines() for error in validator.iter_errors(json.loads(line))]
+    assert not invalid, invalid[:3]
